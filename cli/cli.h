@@ -1,0 +1,32 @@
+/* Shared declarations of the maxdrop command-line tool. The CLI is the only
+ * place that parses flags, prints and exits; it turns library status codes
+ * into messages. */
+#ifndef MD_CLI_H
+#define MD_CLI_H
+
+#include <stdio.h>
+
+#include "maxdrop/status.h"
+
+/* Each subcommand: argv[0] is the subcommand name. Returns the exit code. */
+int md_cmd_version(int argc, char **argv);
+
+/* Prints "maxdrop <cmd>: <message>" on stderr; returns exit code 1 (or 2 for
+ * usage errors through md_cli_usage_error). */
+int md_cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int md_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reports a failed library call: "maxdrop <cmd>: <what>: <detail or strerror>". */
+int md_cli_status_error(const char *cmd, const char *what, md_status st,
+                        const md_errbuf *eb);
+
+/* Strict number parsing for flag values; 0 on success, -1 on garbage. */
+int md_cli_parse_double(const char *s, double *out);
+int md_cli_parse_long(const char *s, long *out);
+int md_cli_parse_u64(const char *s, unsigned long long *out);
+
+/* Sets the OpenMP thread count from --threads (value > 0) or leaves the
+ * OMP_NUM_THREADS / default setting alone (value 0). */
+void md_cli_set_threads(long threads);
+
+#endif

@@ -1,0 +1,44 @@
+/* maxdrop: the command-line front end. Dispatches to one md_cmd_<name> per
+ * subcommand (cli/cmd_<name>.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {"version", md_cmd_version, "print the version"},
+};
+enum { n_commands = sizeof commands / sizeof commands[0] };
+
+static void usage(FILE *f) {
+  fputs("usage: maxdrop <command> [options]\n\n"
+        "MaxDropout (Santos et al., ICPR 2020) and CNN training in plain C.\n\n"
+        "commands:\n",
+        f);
+  for (int i = 0; i < n_commands; ++i)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fputs("\n'maxdrop <command> --help' describes a command's options.\n", f);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "--version")) return md_cmd_version(1, argv + 1);
+  for (int i = 0; i < n_commands; ++i)
+    if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "maxdrop: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
