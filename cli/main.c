@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"version", md_cmd_version, "print the version"},
+    {"bench", md_cmd_bench, "measure kernel throughput (JSON lines)"},
 };
 enum { n_commands = sizeof commands / sizeof commands[0] };
 
