@@ -12,6 +12,7 @@ packages=(
   libcjson-dev                           # JSON (checkpoint headers, reports)
   gnuplot-nox                            # plots of the paper's figures
   python3-torch python3-numpy            # the PyTorch oracle for the tests
+  python3-pil                            # PNG/JPEG decoding and encoding in the CLI tests
 )
 
 missing=()

@@ -1,0 +1,26 @@
+/* maxdrop/maxdrop.h - the whole public API in one include.
+ *
+ *   #include <maxdrop/maxdrop.h>
+ *   cc app.c $(pkg-config --cflags --libs maxdrop)
+ *
+ * Every header of include/maxdrop/ is listed here (tests/cli/
+ * test_umbrella_header.sh checks that none is missing). */
+#ifndef MAXDROP_MAXDROP_H
+#define MAXDROP_MAXDROP_H
+
+#include "maxdrop/api.h"
+#include "maxdrop/atomic_file.h"
+#include "maxdrop/cifar.h"
+#include "maxdrop/cutout.h"
+#include "maxdrop/dropout.h"
+#include "maxdrop/figure.h"
+#include "maxdrop/image.h"
+#include "maxdrop/maxdropout.h"
+#include "maxdrop/npy.h"
+#include "maxdrop/random_erasing.h"
+#include "maxdrop/rng.h"
+#include "maxdrop/status.h"
+#include "maxdrop/tensor.h"
+#include "maxdrop/version.h"
+
+#endif /* MAXDROP_MAXDROP_H */
