@@ -28,6 +28,8 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 /* Groups processed one after the other, each with all threads inside it,
@@ -133,6 +135,27 @@ static stats stats_range(const float *x, int64_t n) {
   s.lo = _mm512_reduce_min_ps(_mm512_min_ps(lo0, lo1));
   s.hi = _mm512_reduce_max_ps(_mm512_max_ps(hi0, hi1));
   s.nan = nan != 0;
+#elif defined(__SSE2__)
+  __m128 lo0 = _mm_set1_ps(INFINITY), lo1 = lo0, hi0 = _mm_set1_ps(-INFINITY), hi1 = hi0;
+  __m128 nan = _mm_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    const __m128 a = _mm_loadu_ps(x + i), b = _mm_loadu_ps(x + i + 4);
+    lo0 = _mm_min_ps(lo0, a);
+    hi0 = _mm_max_ps(hi0, a);
+    lo1 = _mm_min_ps(lo1, b);
+    hi1 = _mm_max_ps(hi1, b);
+    nan = _mm_or_ps(nan, _mm_cmpunord_ps(a, b));
+  }
+  float l[8], h[8];
+  _mm_storeu_ps(l, lo0);
+  _mm_storeu_ps(l + 4, lo1);
+  _mm_storeu_ps(h, hi0);
+  _mm_storeu_ps(h + 4, hi1);
+  for (int k = 0; k < 8; ++k) {
+    s.lo = l[k] < s.lo ? l[k] : s.lo;
+    s.hi = h[k] > s.hi ? h[k] : s.hi;
+  }
+  s.nan = _mm_movemask_ps(nan) != 0;
 #endif
   for (; i < n; ++i) {
     const float v = x[i];
@@ -287,6 +310,17 @@ static uint64_t apply_word(const rule *r, const float *x, float *y, int len) {
         const __mmask16 m = _mm512_cmp_ps_mask(v, c, _CMP_LT_OQ);
         _mm512_storeu_ps(y + 16 * k, _mm512_maskz_mov_ps(m, v));
         bits |= (uint64_t)m << (16 * k);
+      }
+      return bits;
+    }
+#elif defined(__SSE2__)
+    if (len == 64) {
+      const __m128 c = _mm_set1_ps(r->cut);
+      for (int k = 0; k < 16; ++k) {
+        const __m128 v = _mm_loadu_ps(x + 4 * k);
+        const __m128 m = _mm_cmplt_ps(v, c);
+        _mm_storeu_ps(y + 4 * k, _mm_and_ps(m, v));
+        bits |= (uint64_t)_mm_movemask_ps(m) << (4 * k);
       }
       return bits;
     }
@@ -452,6 +486,28 @@ static void v2_sums(const float *xs, int64_t c, int64_t hw, int64_t p0, int len,
   }
 }
 
+/* ORs keep[0 .. len-1] into bits i0 .. i0+len-1 of the cleared mask. Words
+ * inside [own0, own1) belong to the calling thread alone; the others are
+ * updated atomically. */
+static void put_bits(uint64_t *mask, int64_t i0, int len, const unsigned char *keep,
+                     int64_t own0, int64_t own1) {
+  int j = 0;
+  while (j < len) {
+    const int64_t i = i0 + j, w = i >> 6;
+    const int n = (int)(64 - (i & 63)) < len - j ? (int)(64 - (i & 63)) : len - j;
+    uint64_t bits = 0;
+    for (int k = 0; k < n; ++k) bits |= (uint64_t)keep[j + k] << k;
+    bits <<= (i & 63);
+    if (w * 64 >= own0 && w * 64 + 64 <= own1) {
+      mask[w] |= bits;
+    } else {
+#pragma omp atomic
+      mask[w] |= bits;
+    }
+    j += n;
+  }
+}
+
 static void forward_v2(const md_maxdrop_config *cfg, md_shape sh, int64_t numel,
                        const float *x, float *y, uint64_t *mask, float t) {
   const int64_t hw = sh.h * sh.w, chw = sh.c * hw;
@@ -485,14 +541,8 @@ static void forward_v2(const md_maxdrop_config *cfg, md_shape sh, int64_t numel,
       }
       for (int64_t ch = 0; ch < sh.c; ++ch) {
         const int64_t i0 = n * chw + ch * hw + p0;
-        for (int j = 0; j < len; ++j) {
-          const int64_t i = i0 + j;
-          y[i] = keep[j] ? x[i] : 0.0f;
-          if (keep[j]) {
-#pragma omp atomic
-            mask[i >> 6] |= UINT64_C(1) << (i & 63);
-          }
-        }
+        for (int j = 0; j < len; ++j) y[i0 + j] = keep[j] ? x[i0 + j] : 0.0f;
+        put_bits(mask, i0, len, keep, n * chw, (n + 1) * chw);
       }
     }
   }
