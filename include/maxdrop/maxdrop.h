@@ -8,16 +8,21 @@
 #ifndef MAXDROP_MAXDROP_H
 #define MAXDROP_MAXDROP_H
 
+#include "maxdrop/activation.h"
 #include "maxdrop/api.h"
 #include "maxdrop/atomic_file.h"
+#include "maxdrop/batchnorm.h"
 #include "maxdrop/cifar.h"
 #include "maxdrop/cutout.h"
 #include "maxdrop/dropout.h"
 #include "maxdrop/figure.h"
 #include "maxdrop/image.h"
+#include "maxdrop/loss.h"
 #include "maxdrop/maxdropout.h"
 #include "maxdrop/npy.h"
+#include "maxdrop/pool.h"
 #include "maxdrop/random_erasing.h"
+#include "maxdrop/residual.h"
 #include "maxdrop/rng.h"
 #include "maxdrop/status.h"
 #include "maxdrop/tensor.h"
