@@ -13,6 +13,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"version", md_cmd_version, "print the version"},
+    {"data", md_cmd_data, "fetch and verify the CIFAR datasets"},
 };
 enum { n_commands = sizeof commands / sizeof commands[0] };
 
