@@ -12,6 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"apply", md_cmd_apply, "apply a regularizer to a .npy tensor (forward, backward)"},
     {"version", md_cmd_version, "print the version"},
 };
 enum { n_commands = sizeof commands / sizeof commands[0] };
