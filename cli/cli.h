@@ -11,6 +11,7 @@
 /* Each subcommand: argv[0] is the subcommand name. Returns the exit code. */
 int md_cmd_version(int argc, char **argv);
 int md_cmd_apply(int argc, char **argv);
+int md_cmd_bench(int argc, char **argv);
 
 /* Prints "maxdrop <cmd>: <message>" on stderr; returns exit code 1 (or 2 for
  * usage errors through md_cli_usage_error). */

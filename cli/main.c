@@ -14,6 +14,7 @@ typedef struct command {
 static const command commands[] = {
     {"apply", md_cmd_apply, "apply a regularizer to a .npy tensor (forward, backward)"},
     {"version", md_cmd_version, "print the version"},
+    {"bench", md_cmd_bench, "measure kernel throughput (JSON lines)"},
 };
 enum { n_commands = sizeof commands / sizeof commands[0] };
 

@@ -33,7 +33,14 @@ MD_API md_status md_dropout_init(md_dropout *d, float p, uint64_t seed, uint64_t
 MD_API md_status md_dropout_reserve(md_dropout *d, int64_t numel);
 MD_API void md_dropout_free(md_dropout *d);
 
-/* y may be x. MD_ERR_EMPTY when numel == 0, MD_ERR_SHAPE when negative. */
+/* y may be x. Training: element i of the call is kept when word i % 4 of
+ * block first + i / 4 (md_rng_block), as md_u64_to_unit_float, is >= p, where
+ * `first` is the start of the ceil(numel / 4) blocks the call reserves with
+ * md_rng_reserve; kept values are multiplied by scale = (float)(1 / (1 - p))
+ * (0 when p = 1), dropped ones set to 0. Evaluation draws nothing.
+ * MD_ERR_INVALID_ARGUMENT for a NULL d, MD_ERR_SHAPE when numel < 0,
+ * MD_ERR_EMPTY when numel == 0, MD_ERR_INVALID_ARGUMENT for a NULL x or y or
+ * a p outside [0, 1]. */
 MD_API md_status md_dropout_forward(md_dropout *d, int64_t numel, const float *x,
                                     float *y, int training);
 

@@ -79,9 +79,15 @@ MD_API md_status md_maxdrop_reserve(md_maxdrop *m, int64_t numel);
 MD_API void md_maxdrop_free(md_maxdrop *m);
 
 /* Forward. x and y are `shape` buffers; y may be x (in place). training = 0
- * copies x to y and records an all-kept mask. Errors: MD_ERR_EMPTY for a
- * tensor without elements, MD_ERR_SHAPE for a negative or overflowing shape,
- * MD_ERR_OUT_OF_MEMORY when the mask cannot grow. */
+ * copies x to y and records an all-kept mask. With random_rate, each training
+ * call draws rate = cfg.rate * md_rng_uniform(&m->rng) once (kept in
+ * last_rate); evaluation draws nothing. Errors, checked in this order:
+ * MD_ERR_INVALID_ARGUMENT for a NULL m, MD_ERR_SHAPE for a negative or
+ * overflowing shape, MD_ERR_EMPTY for a tensor without elements (x and y are
+ * not touched and may be NULL), MD_ERR_INVALID_ARGUMENT for a NULL x or y or
+ * an invalid m->cfg, MD_ERR_OUT_OF_MEMORY when the mask cannot grow. On error
+ * the layer (mask, numel, rng) is unchanged. Results do not depend on the
+ * OpenMP thread count. */
 MD_API md_status md_maxdrop_forward(md_maxdrop *m, md_shape shape, const float *x,
                                     float *y, int training);
 

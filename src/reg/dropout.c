@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reg/maskops.h"
+
 static int valid_p(float p) { return p >= 0.0f && p <= 1.0f; }
 
 md_status md_dropout_init(md_dropout *d, float p, uint64_t seed, uint64_t stream) {
@@ -54,8 +56,7 @@ md_status md_dropout_forward(md_dropout *d, int64_t numel, const float *x, float
   const int64_t words = (numel + 63) / 64;
   if (!training) {
     if (y != x) memmove(y, x, (size_t)numel * sizeof *y);
-    for (int64_t k = 0; k < words; ++k) d->mask[k] = ~UINT64_C(0);
-    if (numel & 63) d->mask[words - 1] = (UINT64_C(1) << (numel & 63)) - 1;
+    md_mask_set_all(d->mask, numel);
     d->scale = 1.0f;
     d->numel = numel;
     return MD_OK;
@@ -93,11 +94,6 @@ md_status md_dropout_forward(md_dropout *d, int64_t numel, const float *x, float
 md_status md_dropout_backward(const md_dropout *d, const float *dy, float *dx) {
   if (!d || !dy || !dx) return MD_ERR_INVALID_ARGUMENT;
   if (d->numel < 0) return MD_ERR_STATE;
-  const float scale = d->scale;
-  const int64_t numel = d->numel;
-  const uint64_t *mask = d->mask;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < numel; ++i)
-    dx[i] = ((mask[i >> 6] >> (i & 63)) & 1u) ? dy[i] * scale : 0.0f;
+  md_mask_apply(d->mask, d->numel, dy, d->scale, dx);
   return MD_OK;
 }
