@@ -5,6 +5,8 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 void md_mask_set_all(uint64_t *mask, int64_t n) {
@@ -23,6 +25,20 @@ static inline void apply_word(uint64_t w, const float *dy, float scale, float *d
       const __m512 v = _mm512_loadu_ps(dy + 16 * k);
       _mm512_storeu_ps(dx + 16 * k,
                        scale == 1.0f ? _mm512_maskz_mov_ps(m, v) : _mm512_maskz_mul_ps(m, v, s));
+    }
+    return;
+  }
+#elif defined(__SSE2__)
+  if (len == 64) {
+    /* lane j of sel selects bit j of a nibble */
+    const __m128i sel = _mm_set_epi32(8, 4, 2, 1);
+    const __m128 s = _mm_set1_ps(scale);
+    for (int k = 0; k < 16; ++k) {
+      const __m128i nib = _mm_set1_epi32((int)((w >> (4 * k)) & 15u));
+      const __m128 m = _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(nib, sel), sel));
+      __m128 v = _mm_loadu_ps(dy + 4 * k);
+      if (scale != 1.0f) v = _mm_mul_ps(v, s);
+      _mm_storeu_ps(dx + 4 * k, _mm_and_ps(m, v));
     }
     return;
   }

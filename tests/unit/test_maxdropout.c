@@ -554,21 +554,28 @@ static void test_threshold_ties_are_kept(void **state) {
       ties++;
       const float above = nextafterf(tie, INFINITY);
       assert_true((above - lo) / (hi - lo) > t);
-      const float x[5] = {lo, tie, hi, above, (lo + hi) * 0.25f + lo * 0.5f};
-      float y[5];
-      const md_maxdrop_config c = make_cfg(rates_t[r], MD_MAXDROP_NORM_MINMAX,
-                                           MD_MAXDROP_STATS_BATCH, 0);
-      md_maxdrop m;
-      assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
-      assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, 5), x, y, 1), MD_OK);
-      assert_int_equal(md_maxdrop_kept(&m, 1), 1);
-      assert_float_equal(y[1], tie, 0.0f);
-      assert_int_equal(md_maxdrop_kept(&m, 2), 0);
-      assert_int_equal(md_maxdrop_kept(&m, 3), 0);
-      assert_float_equal(y[3], 0.0f, 0.0f);
-      assert_int_equal(md_maxdrop_kept(&m, 0), 1);
-      md_maxdrop_free(&m);
-      check_case(&c, md_shape4(1, 1, 1, 5), x);
+      /* 5 elements (small group) and 200 (large group: a different path) */
+      float x[200], y[200];
+      x[0] = lo;
+      x[1] = tie;
+      x[2] = hi;
+      x[3] = above;
+      for (int i = 4; i < 200; ++i) x[i] = lo + (hi - lo) * ((float)i / 400.0f);
+      for (int len = 5; len <= 200; len += 195) {
+        const md_maxdrop_config c = make_cfg(rates_t[r], MD_MAXDROP_NORM_MINMAX,
+                                             MD_MAXDROP_STATS_BATCH, 0);
+        md_maxdrop m;
+        assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
+        assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, len), x, y, 1), MD_OK);
+        assert_int_equal(md_maxdrop_kept(&m, 1), 1);
+        assert_float_equal(y[1], tie, 0.0f);
+        assert_int_equal(md_maxdrop_kept(&m, 2), 0);
+        assert_int_equal(md_maxdrop_kept(&m, 3), 0);
+        assert_float_equal(y[3], 0.0f, 0.0f);
+        assert_int_equal(md_maxdrop_kept(&m, 0), 1);
+        md_maxdrop_free(&m);
+        check_case(&c, md_shape4(1, 1, 1, len), x);
+      }
     }
   assert_true(ties >= 8);
   /* L2 tie: x = {1, 2, 2, top, v}; search top (a few floats above 4) and v
@@ -588,17 +595,21 @@ static void test_threshold_ties_are_kept(void **state) {
       if (!isnan(tie)) break;
     }
     assert_false(isnan(tie));
-    const float x[5] = {1.0f, 2.0f, 2.0f, top, tie};
+    /* then 0s, which change neither the norm nor the max: 5 elements (small
+     * group) and 100 (large group: a different path) */
+    float x[100] = {1.0f, 2.0f, 2.0f, top, tie};
+    float y[100];
     const md_maxdrop_config c = make_cfg(rate, MD_MAXDROP_NORM_L2, MD_MAXDROP_STATS_BATCH, 0);
-    md_maxdrop m;
-    float y[5];
-    assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
-    assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, 5), x, y, 1), MD_OK);
-    assert_int_equal(md_maxdrop_kept(&m, 4), 1);
-    assert_int_equal(md_maxdrop_kept(&m, 3), 0);
-    assert_int_equal(md_maxdrop_kept(&m, 0), 1);
-    md_maxdrop_free(&m);
-    check_case(&c, md_shape4(1, 1, 1, 5), x);
+    for (int len = 5; len <= 100; len += 95) {
+      md_maxdrop m;
+      assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
+      assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, len), x, y, 1), MD_OK);
+      assert_int_equal(md_maxdrop_kept(&m, 4), 1);
+      assert_int_equal(md_maxdrop_kept(&m, 3), 0);
+      assert_int_equal(md_maxdrop_kept(&m, 0), 1);
+      md_maxdrop_free(&m);
+      check_case(&c, md_shape4(1, 1, 1, len), x);
+    }
   }
 }
 
