@@ -17,7 +17,8 @@
  * for any thread count; the L2 sum of squares is always accumulated by one
  * thread per group in a fixed order. Mask words are written whole by the
  * thread that owns all their elements, or OR-ed atomically into a cleared
- * mask where a word straddles two groups. */
+ * mask where a word straddles two groups. Large 64-byte-aligned outputs are
+ * written with streaming stores (see reg/maskops.h). */
 #include "maxdrop/maxdropout.h"
 
 #include <math.h>
