@@ -87,7 +87,7 @@ MD_API void md_maxdrop_free(md_maxdrop *m);
  * not touched and may be NULL), MD_ERR_INVALID_ARGUMENT for a NULL x or y or
  * an invalid m->cfg, MD_ERR_OUT_OF_MEMORY when the mask cannot grow. On error
  * the layer (mask, numel, rng) is unchanged. Results do not depend on the
- * OpenMP thread count. */
+ * OpenMP thread count. Large tensors are fastest 64-byte aligned. */
 MD_API md_status md_maxdrop_forward(md_maxdrop *m, md_shape shape, const float *x,
                                     float *y, int training);
 

@@ -17,7 +17,8 @@
  * for any thread count; the L2 sum of squares is always accumulated by one
  * thread per group in a fixed order. Mask words are written whole by the
  * thread that owns all their elements, or OR-ed atomically into a cleared
- * mask where a word straddles two groups. */
+ * mask where a word straddles two groups. Large 64-byte-aligned outputs are
+ * written with streaming stores (see reg/maskops.h). */
 #include "maxdrop/maxdropout.h"
 
 #include <math.h>
@@ -231,11 +232,12 @@ typedef enum rule_kind {
 
 typedef struct rule {
   rule_kind kind;
-  float cut; /* RULE_CUT */
-  pred p;    /* RULE_FORMULA */
+  float cut;  /* RULE_CUT */
+  pred p;     /* RULE_FORMULA */
+  int stream; /* write y with streaming stores (64-byte aligned, large) */
 } rule;
 
-static const rule rule_keep_all = {RULE_KEEP_ALL, 0.0f, {0, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}};
+static const rule rule_keep_all = {RULE_KEEP_ALL, 0.0f, {0, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, 0};
 
 static rule formula_rule(const pred *p) {
   rule r = rule_keep_all;
@@ -318,7 +320,10 @@ static uint64_t apply_word(const rule *r, const float *x, float *y, int len) {
       for (int k = 0; k < 4; ++k) {
         const __m512 v = _mm512_loadu_ps(x + 16 * k);
         const __mmask16 m = _mm512_cmp_ps_mask(v, c, _CMP_LT_OQ);
-        _mm512_storeu_ps(y + 16 * k, _mm512_maskz_mov_ps(m, v));
+        if (r->stream)
+          _mm512_stream_ps(y + 16 * k, _mm512_maskz_mov_ps(m, v));
+        else
+          _mm512_storeu_ps(y + 16 * k, _mm512_maskz_mov_ps(m, v));
         bits |= (uint64_t)m << (16 * k);
       }
       return bits;
@@ -376,13 +381,21 @@ static void apply_range(const rule *r, const float *x, float *y, uint64_t *mask,
 
 static void apply_range_parallel(const rule *r, const float *x, float *y, uint64_t *mask,
                                  int64_t i0, int64_t i1, int64_t numel) {
+  rule rs = *r;
+  rs.stream = md_mask_should_stream(y + i0, i1 - i0);
   /* chunk boundaries at multiples of CHUNK (word-aligned) */
   const int64_t c0 = i0 / CHUNK, c1 = (i1 + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static)
-  for (int64_t k = c0; k < c1; ++k) {
-    const int64_t a = k * CHUNK > i0 ? k * CHUNK : i0;
-    const int64_t b = (k + 1) * CHUNK < i1 ? (k + 1) * CHUNK : i1;
-    apply_range(r, x, y, mask, a, b, numel);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static) nowait
+    for (int64_t k = c0; k < c1; ++k) {
+      const int64_t a = k * CHUNK > i0 ? k * CHUNK : i0;
+      const int64_t b = (k + 1) * CHUNK < i1 ? (k + 1) * CHUNK : i1;
+      apply_range(&rs, x, y, mask, a, b, numel);
+    }
+#if defined(__AVX512F__)
+    if (rs.stream) _mm_sfence(); /* streaming stores visible before the barrier */
+#endif
   }
 }
 
@@ -536,7 +549,8 @@ static void forward_v2(const md_maxdrop_config *cfg, md_shape sh, int64_t numel,
       stats_merge(&st, stats_range(s, len));
       if (cfg->norm == MD_MAXDROP_NORM_L2) ss += sumsq_range(s, len);
     }
-    const rule r = cfg->norm == MD_MAXDROP_NORM_L2 ? l2_rule(st, ss, t, hw) : minmax_rule(st, t, hw);
+    const rule r =
+        cfg->norm == MD_MAXDROP_NORM_L2 ? l2_rule(st, ss, t, hw) : minmax_rule(st, t, hw);
     for (int64_t p0 = 0; p0 < hw; p0 += V2_BLOCK) {
       const int len = (int)(hw - p0 < V2_BLOCK ? hw - p0 : V2_BLOCK);
       if (r.kind != RULE_KEEP_ALL) {

@@ -39,8 +39,13 @@ for o in objs[1:]:
     assert o["threads"] == 2 and o["median_s"] > 0, o
     n = o["shape"][0] * o["shape"][1] * o["shape"][2] * o["shape"][3]
     want = {"maxdropout_fwd_bwd": 20 * n + n / 4, "maxdropout_fwd": 12 * n + n / 8,
-            "maxdropout_bwd": 8 * n + n / 8}[o["name"]]
+            "maxdropout_bwd": 8 * n + n / 8, "memcpy_same_size": 16 * n}[o["name"]]
     assert abs(o["bytes"] - want) < 1, (o, want)
     assert abs(o["fraction_of_copy_bw"] - o["gb_s"] / objs[0]["gb_s"]) < 0.01, o
+    if o["name"] != "memcpy_same_size":
+        assert o["fraction_of_same_size_copy_bw"] > 0, o
+names = [o["name"] for o in objs]
+assert names[1:5] == ["memcpy_same_size", "maxdropout_fwd_bwd", "maxdropout_fwd",
+                      "maxdropout_bwd"], names
 print("ok:", len(objs), "lines")
 PY
