@@ -106,7 +106,7 @@ typedef struct args {
   unsigned long long seed;
   long threads;
   md_maxdrop_config md;
-  float drop_p;
+  double drop_p;
   int rate_given;
   long n_holes, length;
   md_erasing_config er;
@@ -174,8 +174,8 @@ static int set_flag(args *a, const char *name, const char *v) {
       return md_cli_usage_error(CMD, "--rate needs a number, got '%s'", v);
     if (!(d >= 0.0 && d <= 1.0))
       return md_cli_usage_error(CMD, "--rate must be in [0, 1], got %s", v);
-    a->md.rate = (float)d;
-    a->drop_p = (float)d;
+    a->md.rate = d;
+    a->drop_p = d;
     a->rate_given = 1;
   } else if (!strcmp(name, "--norm")) {
     if (!strcmp(v, "minmax")) a->md.norm = MD_MAXDROP_NORM_MINMAX;
@@ -233,7 +233,7 @@ static int set_flag(args *a, const char *name, const char *v) {
 static int parse_args(int argc, char **argv, args *a) {
   memset(a, 0, sizeof *a);
   a->md = md_maxdrop_default_config();
-  a->drop_p = 0.5f;
+  a->drop_p = 0.5;
   a->n_holes = 1;
   a->length = 16;
   a->er = md_erasing_default_config();

@@ -43,7 +43,7 @@ enum { CHUNK = 1 << 14 };
 
 md_maxdrop_config md_maxdrop_default_config(void) {
   md_maxdrop_config c;
-  c.rate = 0.3f;
+  c.rate = 0.3;
   c.random_rate = 0;
   c.norm = MD_MAXDROP_NORM_MINMAX;
   c.stats = MD_MAXDROP_STATS_BATCH;
@@ -596,10 +596,11 @@ md_status md_maxdrop_forward(md_maxdrop *m, md_shape shape, const float *x, floa
     return MD_OK;
   }
 
-  float rate = m->cfg.rate;
-  if (m->cfg.random_rate) rate = rate * md_rng_uniform(&m->rng);
+  double rate = m->cfg.rate;
+  if (m->cfg.random_rate) rate = rate * (double)md_rng_uniform(&m->rng);
   m->last_rate = rate;
-  const float t = (float)(1.0 - (double)rate);
+  /* PyTorch compares with the Python float 1 - rate rounded to float32. */
+  const float t = (float)(1.0 - rate);
   if (m->cfg.v2)
     forward_v2(&m->cfg, shape, numel, x, y, m->mask, t);
   else

@@ -12,13 +12,13 @@
 /* Element i of a call whose reserved blocks start at `first` is kept when
  * word i % 4 of philox({first + i / 4, 0, 0, 0}, {seed, stream}), read as
  * (word >> 40) * 2^-24, is >= p. Recomputed here from the bijection. */
-static int model_keep(uint64_t seed, uint64_t stream, uint64_t first, int64_t i, float p) {
+static int model_keep(uint64_t seed, uint64_t stream, uint64_t first, int64_t i, double p) {
   const uint64_t ctr[4] = {first + (uint64_t)i / 4, 0, 0, 0};
   const uint64_t key[2] = {seed, stream};
   uint64_t out[4];
   md_philox4x64(ctr, key, out);
   const float u = (float)(out[i % 4] >> 40) / 16777216.0f;
-  return u >= p;
+  return (double)u >= p;
 }
 
 static float *alloc_uniform(int64_t n, float lo, float hi, uint64_t stream) {
