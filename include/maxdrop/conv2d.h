@@ -11,8 +11,8 @@
  *
  * Backward ACCUMULATES (+=) into dx, dweight and dbias: the caller zeroes the
  * gradients once per step. dx may be NULL (no input gradient: the first layer),
- * dweight may be NULL (frozen weight), dbias is NULL exactly when the layer has
- * no bias.
+ * dweight may be NULL (frozen weight); dbias must be NULL when the layer has
+ * no bias (and may be NULL when its gradient is not wanted).
  *
  * Nothing is allocated: scratch memory ("workspace") is given by the caller,
  * sized by md_conv2d_workspace_floats for the largest batch and the number of
@@ -22,10 +22,18 @@
  * The results do not depend on the number of threads: every output element is
  * summed in the same order whatever the split.
  *
- * Method: im2col + SGEMM on tiles of output positions (part of one image, or a
- * few whole images when the maps are small), so that scratch stays small;
- * backward-data is a GEMM followed by col2im, backward-weight a GEMM
- * accumulating over the tiles; 1x1 stride-1 convolutions skip im2col. */
+ * Two algorithms, chosen from the shapes alone (never from the thread count):
+ *  - Winograd F(2x2, 3x3) for 3x3 stride-1 kernels with at least 16 input and
+ *    16 output channels and an output of at least 4x4: 2.25 times fewer
+ *    multiplications, for forward, backward-data and backward-weight alike
+ *    (src/nn/conv2d_winograd_*.c);
+ *  - im2col + SGEMM otherwise, on tiles of output positions (part of one
+ *    image, or a few whole images when the maps are small) so that scratch
+ *    stays small; backward-data is a GEMM followed by col2im, backward-weight
+ *    a GEMM accumulating over the tiles; 1x1 stride-1 convolutions skip
+ *    im2col (src/nn/conv2d_im2col_*.c).
+ * Both agree with the direct sum to float32 rounding (relative error ~1e-6).
+ * md_conv2d_desc.algo can force one of them. */
 #ifndef MAXDROP_CONV2D_H
 #define MAXDROP_CONV2D_H
 
@@ -40,16 +48,24 @@
 extern "C" {
 #endif
 
+typedef enum md_conv2d_algo {
+  MD_CONV2D_AUTO = 0,     /* Winograd where it applies, else im2col */
+  MD_CONV2D_IM2COL = 1,   /* im2col + SGEMM for any shape */
+  MD_CONV2D_WINOGRAD = 2  /* Winograd F(2x2, 3x3): 3x3 kernels, stride 1 only */
+} md_conv2d_algo;
+
 typedef struct md_conv2d_desc {
-  int in_c, out_c; /* channels, >= 1 */
-  int k_h, k_w;    /* kernel height and width, >= 1 */
-  int stride;      /* the same in both directions, >= 1 */
-  int pad;         /* zeros added on every side, >= 0 */
-  int has_bias;    /* 0 or 1 */
+  int in_c, out_c;     /* channels, >= 1 */
+  int k_h, k_w;        /* kernel height and width, >= 1 */
+  int stride;          /* the same in both directions, >= 1 */
+  int pad;             /* zeros added on every side, >= 0 */
+  int has_bias;        /* 0 or 1 */
+  md_conv2d_algo algo; /* 0 (auto) unless a test or benchmark forces one */
 } md_conv2d_desc;
 
-/* MD_ERR_INVALID_ARGUMENT (NULL, a field out of the ranges above, or sizes
- * whose products overflow). */
+/* MD_ERR_INVALID_ARGUMENT (NULL, a field out of the ranges above, sizes whose
+ * products overflow, or MD_CONV2D_WINOGRAD for a kernel that is not 3x3 with
+ * stride 1). */
 MD_API md_status md_conv2d_check(const md_conv2d_desc *d);
 
 /* Output shape for an (N, in_c, H, W) input. MD_ERR_INVALID_ARGUMENT for a bad
@@ -80,7 +96,9 @@ MD_API md_status md_conv2d_forward(const md_conv2d_desc *d, md_shape in,
                                    float *ws, size_t ws_floats);
 
 /* Backward: dx += dL/dx, dweight += dL/dweight, dbias += dL/dbias for
- * dy = dL/dy. x and weight are the forward's inputs. */
+ * dy = dL/dy. x and weight are the forward's inputs (x is needed only for
+ * dweight, weight only for dx). dbias must be NULL when the layer has no
+ * bias; any gradient may be NULL when it is not wanted. */
 MD_API md_status md_conv2d_backward(const md_conv2d_desc *d, md_shape in,
                                     const float *x,      /* (N, in_c, H, W) */
                                     const float *weight, /* (out_c, in_c, k_h, k_w) */

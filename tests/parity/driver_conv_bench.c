@@ -10,7 +10,8 @@
  * except for the first layer, which has no input gradient (dx = NULL). Times
  * are medians over R repetitions after one warm-up, in milliseconds (and the
  * minimum, less sensitive to other processes on a shared machine). --only I
- * times only the I-th shape of the table (from 0). */
+ * times only the I-th shape of the table (from 0); --algo forces an algorithm
+ * where it applies. */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,15 +84,23 @@ int main(int argc, char **argv) {
   int batch = 128, reps = 5;
   const char *net = "all";
   int only = -1;
+  md_conv2d_algo algo = MD_CONV2D_AUTO;
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--net") && i + 1 < argc) net = argv[++i];
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
+      ++i;
+      algo = !strcmp(argv[i], "im2col")     ? MD_CONV2D_IM2COL
+             : !strcmp(argv[i], "winograd") ? MD_CONV2D_WINOGRAD
+                                            : MD_CONV2D_AUTO;
+    }
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) omp_set_num_threads(atoi(argv[++i]));
     else {
       fprintf(stderr, "usage: driver_conv_bench [--batch N] [--reps R] "
-                      "[--net resnet18|wrn16-4|all] [--threads T] [--only I]\n");
+                      "[--net resnet18|wrn16-4|all] [--threads T] [--only I]\n"
+                      "                         [--algo auto|im2col|winograd]\n");
       return 2;
     }
   }
@@ -104,7 +113,8 @@ int main(int argc, char **argv) {
     const shape *sh = &shapes[s];
     if (strcmp(net, "all") && strcmp(net, sh->net)) continue;
     if (only >= 0 && only != s) continue;
-    const md_conv2d_desc d = {sh->in_c, sh->out_c, sh->k, sh->k, sh->stride, sh->pad, 0};
+    md_conv2d_desc d = {sh->in_c, sh->out_c, sh->k, sh->k, sh->stride, sh->pad, 0, algo};
+    if (algo == MD_CONV2D_WINOGRAD && (sh->k != 3 || sh->stride != 1)) d.algo = MD_CONV2D_AUTO;
     const md_shape in = {batch, sh->in_c, sh->hw, sh->hw};
     md_shape out;
     size_t wsn;

@@ -11,6 +11,7 @@
  *   --calls K    run backward K times (default 1)
  *   --no-dx      pass dx = NULL (and write no dx.npy)
  *   --threads T  omp_set_num_threads(T) first
+ *   --algo A     conv algorithm: auto (default), im2col or winograd
  * The conv workspace is filled with NaN before use: nothing may read it
  * before writing it. Exit status 0 on success, 1 on a library error, 2 on a
  * usage error. */
@@ -86,6 +87,7 @@ static void check(md_status st, const char *what) {
 }
 
 static int calls = 1, no_dx = 0;
+static md_conv2d_algo algo = MD_CONV2D_AUTO;
 
 static void parse_options(int argc, char **argv, int first) {
   for (int i = first; i < argc; ++i) {
@@ -93,6 +95,12 @@ static void parse_options(int argc, char **argv, int first) {
       calls = atoi(argv[++i]);
     } else if (!strcmp(argv[i], "--no-dx")) {
       no_dx = 1;
+    } else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
+      ++i;
+      if (!strcmp(argv[i], "im2col")) algo = MD_CONV2D_IM2COL;
+      else if (!strcmp(argv[i], "winograd")) algo = MD_CONV2D_WINOGRAD;
+      else if (!strcmp(argv[i], "auto")) algo = MD_CONV2D_AUTO;
+      else exit(2);
     } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
       omp_set_num_threads(atoi(argv[++i]));
     } else {
@@ -105,8 +113,9 @@ static void parse_options(int argc, char **argv, int first) {
 static int run_conv(int argc, char **argv) {
   if (argc < 10) return 2;
   md_conv2d_desc d = {atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]),
-                      atoi(argv[7]), atoi(argv[8]), atoi(argv[9])};
+                      atoi(argv[7]), atoi(argv[8]), atoi(argv[9]), MD_CONV2D_AUTO};
   parse_options(argc, argv, 10);
+  d.algo = algo;
   md_npy_array ax, aw, ab = {0}, ady;
   float *x = load("x.npy", 4, &ax, -1);
   const md_shape in = {ax.dims[0], ax.dims[1], ax.dims[2], ax.dims[3]};
@@ -194,7 +203,7 @@ int main(int argc, char **argv) {
   }
   if (rc == 2)
     fprintf(stderr, "usage: driver_layers_conv conv DIR IN_C OUT_C K_H K_W STRIDE PAD BIAS "
-                    "[--calls K] [--no-dx] [--threads T]\n"
+                    "[--calls K] [--no-dx] [--threads T] [--algo A]\n"
                     "       driver_layers_conv linear DIR IN_F OUT_F BIAS [options]\n");
   return rc;
 }

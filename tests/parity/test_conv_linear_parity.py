@@ -10,7 +10,9 @@ and the reference must not be all zeros. float32 rounding gives errors near
 1e-7 relative here; a wrong index, a missing term or a wrong sign gives errors
 of order 1.
 
-Also checked: gradients ACCUMULATE (start from random dx0/dw0/db0, run
+Every convolution runs with each algorithm that applies to it (im2col + GEMM
+always, Winograd F(2x2, 3x3) for 3x3 stride-1 kernels, and the automatic
+choice). Also checked: gradients ACCUMULATE (start from random dx0/dw0/db0, run
 backward twice: want = init + 2 * grad), dx = NULL works and leaves dweight /
 dbias right, and the results are bit-identical with 1 and 2 threads.
 """
@@ -82,9 +84,13 @@ def reference(kind, x, w, b, dy, conv_args):
             bt.grad.numpy() if bt is not None else None)
 
 
-def run_case(kind, name, x, w, b, args, out_shape):
-    """All checks of one layer configuration. args: the driver's layer arguments."""
+def run_case(kind, name, x, w, b, args, out_shape, opts=()):
+    """All checks of one layer configuration. args: the driver's layer
+    arguments; opts: driver options added to every run (e.g. --algo)."""
+    args = list(args)
+    extra = list(opts)
     conv_args = (args[4], args[5]) if kind == "conv" else None
+    args = args + extra
     dy = f32(*out_shape)
     y_ref, dx_ref, dw_ref, db_ref = reference(kind, x, w, b, dy, conv_args)
     d = mp.tmpdir()
@@ -144,14 +150,21 @@ def run_case(kind, name, x, w, b, args, out_shape):
 
 
 def conv_case(n, c, h, w, oc, kh, kw, stride, pad, bias):
-    name = (f"conv N{n} {c}->{oc} {h}x{w} k{kh}x{kw} s{stride} p{pad} "
-            f"{'bias' if bias else 'no bias'}")
-    x = f32(n, c, h, w)
-    wt = f32(oc, c, kh, kw, scale=1.0 / np.sqrt(c * kh * kw))
-    b = f32(oc) if bias else None
-    oh = (h + 2 * pad - kh) // stride + 1
-    ow = (w + 2 * pad - kw) // stride + 1
-    run_case("conv", name, x, wt, b, [c, oc, kh, kw, stride, pad, int(bias)], (n, oc, oh, ow))
+    """Runs with each algorithm that applies: im2col always, Winograd for 3x3
+    stride 1, and the automatic choice."""
+    algos = ["im2col", "auto"]
+    if kh == 3 and kw == 3 and stride == 1:
+        algos.insert(1, "winograd")
+    for algo in algos:
+        name = (f"conv[{algo}] N{n} {c}->{oc} {h}x{w} k{kh}x{kw} s{stride} p{pad} "
+                f"{'bias' if bias else 'no bias'}")
+        x = f32(n, c, h, w)
+        wt = f32(oc, c, kh, kw, scale=1.0 / np.sqrt(c * kh * kw))
+        b = f32(oc) if bias else None
+        oh = (h + 2 * pad - kh) // stride + 1
+        ow = (w + 2 * pad - kw) // stride + 1
+        run_case("conv", name, x, wt, b, [c, oc, kh, kw, stride, pad, int(bias)],
+                 (n, oc, oh, ow), ["--algo", algo])
 
 
 def linear_case(n, fin, fout, bias):
@@ -183,6 +196,13 @@ CONV = [
     (5, 4, 4, 4, 8, 3, 3, 1, 1, False),       # 4x4 maps: many images per tile
     (1, 1, 1, 1, 1, 1, 1, 1, 0, True),        # the smallest
     (2, 32, 17, 17, 16, 3, 3, 1, 1, True),    # 289 positions: image split in 2 tiles
+    (2, 16, 16, 16, 16, 3, 3, 1, 1, False),   # Winograd by default (>= 16 channels)
+    (3, 24, 9, 7, 16, 3, 3, 1, 1, True),      # Winograd, odd output: half tiles
+    (2, 16, 10, 10, 32, 3, 3, 1, 0, True),    # Winograd, no padding
+    (2, 16, 6, 6, 16, 3, 3, 1, 2, False),     # Winograd, pad 2
+    (1, 16, 50, 50, 16, 3, 3, 1, 1, True),    # Winograd, an image cut into blocks
+    (40, 32, 4, 4, 32, 3, 3, 1, 1, False),    # Winograd, blocks of whole 4x4 images
+    (2, 64, 8, 8, 128, 3, 3, 1, 1, False),    # ResNet-like widths
 ]
 for cfg in CONV:
     conv_case(*cfg)

@@ -130,7 +130,7 @@ static void test_output_shapes(void **state) {
       {2, 2, 3, 0, 8, 8, 3, 3},       /* stride larger than the kernel */
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; ++i) {
-    const md_conv2d_desc d = {4, 6, t[i].k_h, t[i].k_w, t[i].stride, t[i].pad, 0};
+    const md_conv2d_desc d = {4, 6, t[i].k_h, t[i].k_w, t[i].stride, t[i].pad, 0, MD_CONV2D_AUTO};
     md_shape o;
     assert_int_equal(md_conv2d_output_shape(&d, md_shape4(3, 4, t[i].h, t[i].w), &o), MD_OK);
     assert_int_equal(o.n, 3);
@@ -138,14 +138,14 @@ static void test_output_shapes(void **state) {
     assert_int_equal(o.h, t[i].oh);
     assert_int_equal(o.w, t[i].ow);
   }
-  const md_conv2d_desc d = {4, 6, 3, 3, 1, 0, 1};
+  const md_conv2d_desc d = {4, 6, 3, 3, 1, 0, 1, MD_CONV2D_AUTO};
   assert_int_equal(md_conv2d_weight_numel(&d), 6 * 4 * 3 * 3);
 }
 
 static void test_bad_shapes(void **state) {
   (void)state;
   md_shape o;
-  const md_conv2d_desc d = {4, 6, 5, 5, 1, 1, 0};
+  const md_conv2d_desc d = {4, 6, 5, 5, 1, 1, 0, MD_CONV2D_AUTO};
   /* 5x5 kernel on a 2x2 image padded to 4x4 */
   assert_int_equal(md_conv2d_output_shape(&d, md_shape4(1, 4, 2, 2), &o), MD_ERR_SHAPE);
   assert_int_equal(md_conv2d_output_shape(&d, md_shape4(1, 3, 8, 8), &o), MD_ERR_SHAPE);
@@ -161,10 +161,14 @@ static void test_bad_shapes(void **state) {
 static void test_bad_descriptors(void **state) {
   (void)state;
   static const md_conv2d_desc bad[] = {
-      {0, 4, 3, 3, 1, 1, 0},  {3, 0, 3, 3, 1, 1, 0},   {3, 4, 0, 3, 1, 1, 0},
-      {3, 4, 3, -1, 1, 1, 0}, {3, 4, 3, 3, 0, 1, 0},   {3, 4, 3, 3, 1, -1, 0},
-      {3, 4, 3, 3, 1, 1, 2},  {3, 4, 3, 3, -2, 1, 0},
-      {1 << 20, 4, 1 << 6, 1 << 6, 1, 0, 0}, /* in_c * k_h * k_w overflows int */
+      {0, 4, 3, 3, 1, 1, 0, MD_CONV2D_AUTO},  {3, 0, 3, 3, 1, 1, 0, MD_CONV2D_AUTO},
+      {3, 4, 0, 3, 1, 1, 0, MD_CONV2D_AUTO},  {3, 4, 3, -1, 1, 1, 0, MD_CONV2D_AUTO},
+      {3, 4, 3, 3, 0, 1, 0, MD_CONV2D_AUTO},  {3, 4, 3, 3, 1, -1, 0, MD_CONV2D_AUTO},
+      {3, 4, 3, 3, 1, 1, 2, MD_CONV2D_AUTO},  {3, 4, 3, 3, -2, 1, 0, MD_CONV2D_AUTO},
+      {3, 4, 3, 3, 1, 1, 0, (md_conv2d_algo)3},  /* unknown algorithm */
+      {3, 4, 5, 5, 1, 2, 0, MD_CONV2D_WINOGRAD}, /* Winograd needs 3x3 ... */
+      {3, 4, 3, 3, 2, 1, 0, MD_CONV2D_WINOGRAD}, /* ... and stride 1 */
+      {1 << 20, 4, 1 << 6, 1 << 6, 1, 0, 0, MD_CONV2D_AUTO}, /* in_c*k_h*k_w overflows int */
   };
   md_shape o;
   size_t ws;
@@ -178,13 +182,13 @@ static void test_bad_descriptors(void **state) {
     assert_int_equal(md_conv2d_weight_numel(&bad[i]), 0);
   }
   assert_int_equal(md_conv2d_check(NULL), MD_ERR_INVALID_ARGUMENT);
-  const md_conv2d_desc ok = {3, 4, 3, 3, 1, 1, 1};
+  const md_conv2d_desc ok = {3, 4, 3, 3, 1, 1, 1, MD_CONV2D_AUTO};
   assert_int_equal(md_conv2d_check(&ok), MD_OK);
 }
 
 static void test_bad_arguments(void **state) {
   (void)state;
-  const md_conv2d_desc d = {2, 3, 3, 3, 1, 1, 1};
+  const md_conv2d_desc d = {2, 3, 3, 3, 1, 1, 1, MD_CONV2D_AUTO};
   const md_shape in = md_shape4(2, 2, 6, 6);
   const md_shape o = out_shape(&d, in);
   size_t wsn;
@@ -193,7 +197,7 @@ static void test_bad_arguments(void **state) {
   float *dx = falloc(numel(in)), *dw = falloc(54), *db = falloc(3);
   /* bias must be given exactly when the layer has one */
   assert_int_equal(md_conv2d_forward(&d, in, x, w, NULL, y, ws, wsn), MD_ERR_INVALID_ARGUMENT);
-  const md_conv2d_desc nb = {2, 3, 3, 3, 1, 1, 0};
+  const md_conv2d_desc nb = {2, 3, 3, 3, 1, 1, 0, MD_CONV2D_AUTO};
   assert_int_equal(md_conv2d_forward(&nb, in, x, w, b, y, ws, wsn), MD_ERR_INVALID_ARGUMENT);
   assert_int_equal(md_conv2d_backward(&nb, in, x, w, y, dx, dw, db, ws, wsn),
                    MD_ERR_INVALID_ARGUMENT);
@@ -248,7 +252,20 @@ static const conv_case cases[] = {
     {9, 8, 4, 4, 8, 3, 3, 1, 1, 1},     /* many images per tile */
     {2, 16, 5, 7, 16, 3, 3, 1, 0, 1},   /* 3x3 valid, odd */
     {2, 16, 6, 6, 16, 3, 3, 1, 2, 0},   /* 3x3 pad 2 */
+    {3, 16, 7, 5, 20, 3, 3, 1, 1, 1},   /* odd output: half-empty Winograd tiles */
+    {1, 16, 46, 46, 16, 3, 3, 1, 1, 1}, /* Winograd: an image cut into two blocks */
+    {2, 3, 9, 9, 5, 3, 3, 1, 1, 1},     /* few channels */
 };
+
+/* The algorithms to run a case with: im2col always, Winograd where it applies. */
+static int algos_for(const conv_case *t, md_conv2d_algo out[2]) {
+  out[0] = MD_CONV2D_IM2COL;
+  if (t->k_h == 3 && t->k_w == 3 && t->stride == 1) {
+    out[1] = MD_CONV2D_WINOGRAD;
+    return 2;
+  }
+  return 1;
+}
 enum { n_cases = sizeof cases / sizeof cases[0] };
 
 typedef struct conv_data {
@@ -258,9 +275,9 @@ typedef struct conv_data {
   float *x, *w, *b, *dy;
 } conv_data;
 
-static conv_data make_data(const conv_case *t, uint64_t stream) {
+static conv_data make_data(const conv_case *t, uint64_t stream, md_conv2d_algo algo) {
   conv_data s;
-  s.d = (md_conv2d_desc){t->c, t->oc, t->k_h, t->k_w, t->stride, t->pad, t->bias};
+  s.d = (md_conv2d_desc){t->c, t->oc, t->k_h, t->k_w, t->stride, t->pad, t->bias, algo};
   s.in = md_shape4(t->n, t->c, t->h, t->w);
   s.out = out_shape(&s.d, s.in);
   s.nx = numel(s.in);
@@ -302,7 +319,10 @@ static void run_backward(const conv_data *s, float *dx, float *dw, float *db) {
 static void test_against_definition(void **state) {
   (void)state;
   for (int k = 0; k < n_cases; ++k) {
-    conv_data s = make_data(&cases[k], 100 + 10 * (uint64_t)k);
+   md_conv2d_algo algos[2];
+   const int na = algos_for(&cases[k], algos);
+   for (int a = 0; a < na; ++a) {
+    conv_data s = make_data(&cases[k], 100 + 10 * (uint64_t)k, algos[a]);
     float *y = falloc(s.ny), *dx = falloc(s.nx), *dw = falloc(s.nw);
     float *db = s.b ? falloc((size_t)s.d.out_c) : NULL;
     double *ry = dalloc(s.ny), *rdx = dalloc(s.nx), *rdw = dalloc(s.nw);
@@ -324,6 +344,7 @@ static void test_against_definition(void **state) {
     free(rdw);
     free(rdb);
     free_data(&s);
+   }
   }
 }
 
@@ -359,9 +380,12 @@ static void fd_check(const conv_data *s, float *param, size_t n, const float *gr
 
 static void test_finite_differences(void **state) {
   (void)state;
-  const int pick[] = {0, 1, 3, 4, 5, 6, 8, 11};
+  const int pick[] = {0, 1, 3, 4, 5, 6, 8, 11, 13};
   for (size_t k = 0; k < sizeof pick / sizeof pick[0]; ++k) {
-    conv_data s = make_data(&cases[pick[k]], 500 + 10 * (uint64_t)k);
+   md_conv2d_algo algos[2];
+   const int na = algos_for(&cases[pick[k]], algos);
+   for (int a = 0; a < na; ++a) {
+    conv_data s = make_data(&cases[pick[k]], 500 + 10 * (uint64_t)k, algos[a]);
     float *y = falloc(s.ny), *dx = falloc(s.nx), *dw = falloc(s.nw);
     float *db = s.b ? falloc((size_t)s.d.out_c) : NULL;
     run_backward(&s, dx, dw, db);
@@ -373,14 +397,14 @@ static void test_finite_differences(void **state) {
     free(dw);
     free(db);
     free_data(&s);
+   }
   }
 }
 
 /* ------------------------------------------- accumulation, NULL gradients */
 
-static void test_accumulates_and_null_gradients(void **state) {
-  (void)state;
-  conv_data s = make_data(&cases[0], 900);
+static void accumulates_and_null_gradients(md_conv2d_algo algo) {
+  conv_data s = make_data(&cases[0], 900, algo);
   const size_t nb = (size_t)s.d.out_c;
   float *dx1 = falloc(s.nx), *dw1 = falloc(s.nw), *db1 = falloc(nb);
   run_backward(&s, dx1, dw1, db1);
@@ -441,6 +465,12 @@ static void test_accumulates_and_null_gradients(void **state) {
   free_data(&s);
 }
 
+static void test_accumulates_and_null_gradients(void **state) {
+  (void)state;
+  accumulates_and_null_gradients(MD_CONV2D_IM2COL);
+  accumulates_and_null_gradients(MD_CONV2D_WINOGRAD);
+}
+
 /* -------------------------------------------------- threads and workspace */
 
 /* Runs forward and backward with `threads` threads and a workspace sized for
@@ -470,9 +500,13 @@ static void test_thread_count_independence(void **state) {
       {21, 16, 5, 5, 24, 3, 3, 2, 1, 1},  /* tiles of whole images */
       {5, 32, 16, 16, 8, 1, 1, 1, 0, 1},  /* 1x1 without im2col */
       {4, 3, 18, 18, 16, 3, 3, 1, 1, 0},  /* few input channels */
+      {6, 24, 20, 20, 32, 3, 3, 1, 1, 1}, /* Winograd (auto), one block per image */
+      {2, 16, 50, 50, 16, 3, 3, 1, 1, 0}, /* Winograd, images cut into blocks */
+      {37, 32, 4, 4, 16, 3, 3, 1, 1, 1},  /* Winograd, blocks of whole images */
   };
   for (size_t k = 0; k < sizeof big / sizeof big[0]; ++k) {
-    conv_data s = make_data(&big[k], 1000 + 10 * (uint64_t)k);
+    conv_data s = make_data(&big[k], 1000 + 10 * (uint64_t)k,
+                            k == 0 ? MD_CONV2D_IM2COL : MD_CONV2D_AUTO);
     const size_t nb = (size_t)s.d.out_c;
     float *y1 = falloc(s.ny), *dx1 = falloc(s.nx), *dw1 = falloc(s.nw), *db1 = falloc(nb);
     float *y = falloc(s.ny), *dx = falloc(s.nx), *dw = falloc(s.nw), *db = falloc(nb);
@@ -519,7 +553,7 @@ static void test_thread_count_independence(void **state) {
 static void test_images_independent(void **state) {
   (void)state;
   const conv_case t = {5, 8, 6, 6, 8, 3, 3, 1, 1, 1};
-  conv_data s = make_data(&t, 1200);
+  conv_data s = make_data(&t, 1200, MD_CONV2D_AUTO);
   float *y = falloc(s.ny);
   run_forward(&s, y);
   const size_t xi = s.nx / 5, yi = s.ny / 5;
@@ -544,7 +578,7 @@ static void test_images_independent(void **state) {
  * kernel never reaches the infinite pixel). */
 static void test_padding_is_zero(void **state) {
   (void)state;
-  const md_conv2d_desc d = {1, 1, 3, 3, 1, 1, 0};
+  const md_conv2d_desc d = {1, 1, 3, 3, 1, 1, 0, MD_CONV2D_AUTO};
   const md_shape in = md_shape4(1, 1, 4, 4);
   float x[16] = {0}, w[9], y[16], dy[16], dx[16] = {0}, dw[9] = {0};
   for (int i = 0; i < 9; ++i) w[i] = 1.0f;

@@ -1,9 +1,8 @@
-/* Conv2d forward: y = weight * im2col(x) (+ bias), one SGEMM per tile. */
+/* Conv2d forward, im2col method: y = weight * im2col(x) (+ bias), one SGEMM
+ * per tile (see conv2d_plan.h). */
 #include <cblas.h>
 #include <omp.h>
 
-#include "maxdrop/conv2d.h"
-#include "nn/blas_threads.h"
 #include "nn/conv2d_plan.h"
 
 /* Output tile t. col and out are this thread's scratch. */
@@ -56,22 +55,12 @@ static void forward_tile(const md_conv_plan *pl, int t, const float *x, const fl
   }
 }
 
-md_status md_conv2d_forward(const md_conv2d_desc *d, md_shape in, const float *x,
-                            const float *weight, const float *bias, float *y, float *ws,
-                            size_t ws_floats) {
-  md_conv_plan pl;
-  md_status st = md_conv_plan_make(d, in, &pl);
-  if (st != MD_OK) return st;
-  if (!x || !weight || !y || (d->has_bias ? !bias : bias != NULL))
-    return MD_ERR_INVALID_ARGUMENT;
-  const int nt = md_conv_plan_threads(&pl, ws, ws_floats, pl.n_tiles);
-  if (nt == 0) return MD_ERR_INVALID_ARGUMENT;
-  md_blas_one_thread();
-  const size_t share = md_conv_plan_thread_floats(&pl);
+void md_conv_im2col_forward(const md_conv_plan *pl, const float *x, const float *weight,
+                            const float *bias, float *y, float *ws, size_t ws_floats) {
+  const int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_tiles);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-  for (int t = 0; t < pl.n_tiles; ++t) {
-    float *mine = share ? ws + (size_t)omp_get_thread_num() * share : NULL;
-    forward_tile(&pl, t, x, weight, bias, y, mine, mine ? mine + pl.col_floats : NULL);
+  for (int t = 0; t < pl->n_tiles; ++t) {
+    float *mine = md_conv_plan_thread_ws(pl, ws, omp_get_thread_num());
+    forward_tile(pl, t, x, weight, bias, y, mine, mine ? mine + pl->col_floats : NULL);
   }
-  return MD_OK;
 }

@@ -1,13 +1,11 @@
-/* Conv2d backward: the three gradients, each accumulated (+=).
- *   dbias   += dy summed over images and positions
+/* Conv2d backward, im2col method (see conv2d_plan.h); gradients accumulate:
  *   dx      += col2im(weight^T * dy)     one SGEMM per tile, threads over images
  *   dweight += dy * im2col(x)^T          one SGEMM per tile, threads over channel
- *                                        chunks of dweight, tiles summed in order */
+ *                                        chunks of dweight, tiles summed in order
+ * (dbias is summed in conv2d.c). */
 #include <cblas.h>
 #include <omp.h>
 
-#include "maxdrop/conv2d.h"
-#include "nn/blas_threads.h"
 #include "nn/conv2d_plan.h"
 
 /* The (oc x cols) dy block of tile tl: a view into dy for a tile inside one
@@ -79,54 +77,31 @@ static void dw_chunk(const md_conv_plan *pl, int c0, int c1, const float *x, con
   }
 }
 
-md_status md_conv2d_backward(const md_conv2d_desc *d, md_shape in, const float *x,
-                             const float *weight, const float *dy, float *dx, float *dweight,
-                             float *dbias, float *ws, size_t ws_floats) {
-  md_conv_plan pl;
-  md_status st = md_conv_plan_make(d, in, &pl);
-  if (st != MD_OK) return st;
-  if (!dy || (dx && !weight) || (dweight && !x) || (dbias && !d->has_bias))
-    return MD_ERR_INVALID_ARGUMENT;
-  if (md_conv_plan_threads(&pl, ws, ws_floats, 1) == 0) return MD_ERR_INVALID_ARGUMENT;
-  md_blas_one_thread();
-  const size_t share = md_conv_plan_thread_floats(&pl);
-
-  if (dbias) {
-    const int nt = md_conv_plan_threads(&pl, ws, ws_floats, pl.oc);
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int o = 0; o < pl.oc; ++o) {
-      double s = 0.0;
-      for (int i = 0; i < pl.n; ++i) {
-        const float *r = dy + ((size_t)i * pl.oc + o) * pl.p;
-        for (int j = 0; j < pl.p; ++j) s += r[j];
-      }
-      dbias[o] += (float)s;
-    }
-  }
-
+void md_conv_im2col_backward(const md_conv_plan *pl, const float *x, const float *weight,
+                             const float *dy, float *dx, float *dweight, float *ws,
+                             size_t ws_floats) {
   if (dx) {
-    const int nt = md_conv_plan_threads(&pl, ws, ws_floats, pl.n_units);
+    const int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_units);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int u = 0; u < pl.n_units; ++u) {
-      float *mine = share ? ws + (size_t)omp_get_thread_num() * share : NULL;
-      float *out = mine ? mine + pl.col_floats : NULL;
-      if (pl.per_tile == 1) {
-        for (int s = 0; s < pl.sub; ++s) dx_tile(&pl, u * pl.sub + s, weight, dy, dx, mine, out);
+    for (int u = 0; u < pl->n_units; ++u) {
+      float *mine = md_conv_plan_thread_ws(pl, ws, omp_get_thread_num());
+      float *out = mine ? mine + pl->col_floats : NULL;
+      if (pl->per_tile == 1) {
+        for (int s = 0; s < pl->sub; ++s)
+          dx_tile(pl, u * pl->sub + s, weight, dy, dx, mine, out);
       } else {
-        dx_tile(&pl, u, weight, dy, dx, mine, out);
+        dx_tile(pl, u, weight, dy, dx, mine, out);
       }
     }
   }
-
   if (dweight) {
-    const int nt = md_conv_plan_threads(&pl, ws, ws_floats, pl.n_chunks);
+    const int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_chunks);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int ch = 0; ch < pl.n_chunks; ++ch) {
-      float *mine = share ? ws + (size_t)omp_get_thread_num() * share : NULL;
-      const int c0 = (int)((int64_t)ch * pl.g.c / pl.n_chunks);
-      const int c1 = (int)((int64_t)(ch + 1) * pl.g.c / pl.n_chunks);
-      dw_chunk(&pl, c0, c1, x, dy, dweight, mine, mine ? mine + pl.col_floats : NULL);
+    for (int ch = 0; ch < pl->n_chunks; ++ch) {
+      float *mine = md_conv_plan_thread_ws(pl, ws, omp_get_thread_num());
+      int c0, c1;
+      md_conv_plan_chunk(pl, ch, &c0, &c1);
+      dw_chunk(pl, c0, c1, x, dy, dweight, mine, mine ? mine + pl->col_floats : NULL);
     }
   }
-  return MD_OK;
 }
