@@ -5,6 +5,8 @@
 
 #include <stdio.h>
 
+#include "maxdrop/model.h"
+
 typedef struct md_bench_opts {
   int threads; /* OpenMP threads (already applied by the caller) */
   int reps;    /* timed repetitions per measurement; the median is reported */
@@ -15,5 +17,17 @@ typedef struct md_bench_opts {
 /* Memory-copy bandwidth of this machine, then MaxDropout forward + backward
  * (training, reference configuration) on the ResNet-18 stage outputs. */
 int md_bench_maxdropout(const md_bench_opts *o, FILE *out);
+
+/* Options of `maxdrop bench train-step`. */
+typedef struct md_bench_train_opts {
+  md_model_config cfg; /* the model */
+  int batch;           /* batch size */
+  int steps;           /* timed steps (and evaluation forwards); medians reported */
+} md_bench_train_opts;
+
+/* Median time of a whole training step (forward, loss, backward, SGD) and of
+ * an evaluation forward, images per second and peak resident memory, as one
+ * JSON object. */
+int md_bench_train_step(const md_bench_train_opts *o, FILE *out);
 
 #endif

@@ -1,4 +1,4 @@
-/* maxdrop bench <name> [--threads N] [--reps R] [--batch B] */
+/* maxdrop bench maxdropout|train-step [options] */
 #include <string.h>
 
 #include <omp.h>
@@ -25,14 +25,108 @@ static const char usage_text[] =
     "  --reps R     timed repetitions, the median is reported (default 20)\n"
     "  --batch B    batch size (default 128)\n"
     "  --unaligned  tensors 16 bytes past a 64-byte boundary (default: aligned)\n"
-    "  --help       this text\n";
+    "  --help       this text\n"
+    "\n"
+    "usage: maxdrop bench train-step [--model resnet18|wrn] [--width W] [--depth D]\n"
+    "                                [--widen K] [--classes C] [--batch B] [--threads N]\n"
+    "                                [--steps S] [--reg none|maxdropout|dropout]\n"
+    "                                [--rate R]\n"
+    "\n"
+    "Times whole training steps (zero grad, forward, softmax cross-entropy,\n"
+    "backward, SGD with the reference settings) and evaluation forwards of a\n"
+    "model on a fixed random batch, after one warm-up of each, and prints one\n"
+    "JSON object: the medians (train_step_median_s, with its forward and\n"
+    "backward parts, eval_forward_median_s), images per second, and the\n"
+    "process's peak resident memory (peak_rss_mb: getrusage ru_maxrss, the\n"
+    "VmHWM of /proc/self/status) beside its resident memory before the model\n"
+    "was built (baseline_rss_mb). tools/bench_train_step_torch.py prints\n"
+    "PyTorch's figures for the same model, batch and thread count.\n"
+    "\n"
+    "options:\n"
+    "  --model M    resnet18 (default) or wrn\n"
+    "  --width W    ResNet-18 width (default 64: stages 64, 128, 256, 512)\n"
+    "  --depth D    WRN depth, 6n+4 (default 28)\n"
+    "  --widen K    WRN widening factor (default 10)\n"
+    "  --classes C  number of classes (default 10)\n"
+    "  --batch B    batch size (default 128)\n"
+    "  --threads N  OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
+    "  --steps S    timed steps (default 5)\n"
+    "  --reg R      regularizer: none (default), maxdropout, dropout\n"
+    "  --rate R     its rate (default 0.3)\n";
+
+static int bench_train_step(int argc, char **argv) {
+  md_bench_train_opts o;
+  o.cfg = md_model_default_config(MD_ARCH_RESNET18);
+  long width = 64, depth = 28, widen = 10, classes = 10, batch = 128, threads = 0, steps = 5;
+  double rate = 0.3;
+  for (int i = 2; i < argc; ++i) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) return md_cli_usage_error("bench", "%s needs a value", a);
+    const char *v = argv[++i];
+    if (!strcmp(a, "--model")) {
+      if (!strcmp(v, "resnet18"))
+        o.cfg.arch = MD_ARCH_RESNET18;
+      else if (!strcmp(v, "wrn"))
+        o.cfg.arch = MD_ARCH_WRN;
+      else
+        return md_cli_usage_error("bench", "--model wants resnet18 or wrn, not '%s'", v);
+      continue;
+    }
+    if (!strcmp(a, "--reg")) {
+      if (!strcmp(v, "none"))
+        o.cfg.reg = MD_REG_NONE;
+      else if (!strcmp(v, "maxdropout"))
+        o.cfg.reg = MD_REG_MAXDROPOUT;
+      else if (!strcmp(v, "dropout"))
+        o.cfg.reg = MD_REG_DROPOUT;
+      else
+        return md_cli_usage_error("bench", "--reg wants none, maxdropout or dropout, not '%s'",
+                                  v);
+      continue;
+    }
+    if (!strcmp(a, "--rate")) {
+      if (md_cli_parse_double(v, &rate) != 0 || !(rate >= 0.0 && rate <= 1.0))
+        return md_cli_usage_error("bench", "--rate wants a number in [0, 1], not '%s'", v);
+      continue;
+    }
+    long *dst = !strcmp(a, "--width")     ? &width
+                : !strcmp(a, "--depth")   ? &depth
+                : !strcmp(a, "--widen")   ? &widen
+                : !strcmp(a, "--classes") ? &classes
+                : !strcmp(a, "--batch")   ? &batch
+                : !strcmp(a, "--threads") ? &threads
+                : !strcmp(a, "--steps")   ? &steps
+                                          : NULL;
+    if (!dst) return md_cli_usage_error("bench", "unknown option '%s'", a);
+    if (md_cli_parse_long(v, dst) != 0 || *dst < 1 || *dst > 1000000)
+      return md_cli_usage_error("bench", "%s wants a positive integer, not '%s'", a, v);
+  }
+  o.cfg.width = (int)width;
+  o.cfg.depth = (int)depth;
+  o.cfg.widen = (int)widen;
+  o.cfg.num_classes = (int)classes;
+  o.cfg.maxdrop.rate = rate;
+  o.cfg.dropout_p = rate;
+  o.batch = (int)batch;
+  o.steps = (int)steps;
+  md_errbuf eb = {{0}};
+  if (md_model_config_check(&o.cfg, &eb) != MD_OK)
+    return md_cli_usage_error("bench", "%s", eb.msg);
+  md_cli_set_threads(threads);
+  return md_bench_train_step(&o, stdout);
+}
 
 int md_cmd_bench(int argc, char **argv) {
-  if (argc < 2) return md_cli_usage_error("bench", "which benchmark? (maxdropout)");
+  if (argc < 2) return md_cli_usage_error("bench", "which benchmark? (maxdropout, train-step)");
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     fputs(usage_text, stdout);
     return 0;
   }
+  if (!strcmp(argv[1], "train-step")) return bench_train_step(argc, argv);
   if (strcmp(argv[1], "maxdropout") != 0)
     return md_cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
   long threads = 0, reps = 20, batch = 128;
