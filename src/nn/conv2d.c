@@ -11,9 +11,10 @@
 #include "nn/blas_threads.h"
 #include "nn/conv2d_plan.h"
 
-/* Winograd blocks hold about this many transformed floats (V and M) per
- * thread, and at most MD_WINO_MAX_TILES tiles. */
-enum { MD_WINO_BLOCK_FLOATS = 1 << 20, MD_WINO_MAX_TILES = 512, MD_WINO_MIN_TILES = 16 };
+/* Winograd blocks: about MD_WINO_BLOCK_FLOATS transformed floats (V and M)
+ * per thread, so that they stay in a core's cache, but at least
+ * MD_WINO_MIN_TILES tiles (GEMM columns) and at most MD_WINO_MAX_TILES. */
+enum { MD_WINO_BLOCK_FLOATS = 1 << 18, MD_WINO_MIN_TILES = 64, MD_WINO_MAX_TILES = 512 };
 
 static int winograd_applies(const md_conv2d_desc *d) {
   return d->k_h == 3 && d->k_w == 3 && d->stride == 1;
@@ -124,14 +125,14 @@ static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d) {
     p->n_blocks = (p->n + p->blk_imgs - 1) / p->blk_imgs;
     p->n_units = p->n_blocks;
   }
-  p->n_chunks = weight_chunks(c, p->k);
-  p->chunk_max = (c + p->n_chunks - 1) / p->n_chunks;
+  /* backward-weight: two chunks of input channels; each transforms dy for
+   * every output channel, so more chunks would repeat that work */
+  p->n_chunks = c < 2 ? c : 2;
   const size_t t = (size_t)p->tiles;
-  p->shared_floats = (size_t)16 * oc * c; /* U, the transformed weights */
-  /* forward: V (16 x c x t) + M (16 x oc x t); backward-data: Z + dV, the
-   * same; backward-weight: V of a chunk + Z + dU of a chunk (16 x oc x chunk) */
-  p->thread_floats = 16 * t * (size_t)(c + oc) + (size_t)16 * oc * p->chunk_max +
-                     md_wino_scratch_floats(wg);
+  p->shared_floats = (size_t)16 * oc * c; /* U or dU */
+  /* forward: V (16 x c x t) + M (16 x oc x t); backward-data: dV + Z, the
+   * same; backward-weight: V of a chunk + Z */
+  p->thread_floats = 16 * t * (size_t)(c + oc) + md_wino_scratch_floats(wg, p->blk_rows);
 }
 
 md_status md_conv_plan_make(const md_conv2d_desc *d, md_shape in, md_conv_plan *pl) {

@@ -15,8 +15,8 @@
  * Threads, both methods: forward runs tiles/blocks in parallel; backward-data
  * runs "units" (one image, or one tile/block of whole images) in parallel, so
  * that no two threads add into the same dx image; backward-weight gives each
- * thread whole channel chunks of dweight, each summed over all tiles/blocks in
- * order.
+ * thread whole chunks of input channels of dweight, each summed over all
+ * tiles/blocks in order.
  *
  * Workspace: `shared_floats` used by all threads (the transformed weights of
  * the Winograd method), then one region of `thread_floats` per thread. */
@@ -61,7 +61,6 @@ typedef struct md_conv_plan {
   int wsub;         /* blocks per image when blk_imgs == 1 */
   int n_blocks;
   int tiles;        /* the most tiles (GEMM columns) of any block */
-  int chunk_max;    /* the most channels of any backward-weight chunk */
 } md_conv_plan;
 
 /* One im2col tile: images [img0, img1), and the output positions [p0, p1) of each. */

@@ -30,10 +30,17 @@ static void forward_block(const md_conv_plan *pl, int b, const float *x, const f
   float *m = mine + MD_WINO_M_OFFSET(pl);
   float *scratch = mine + MD_WINO_SCRATCH_OFFSET(pl);
 
+  int r0, r1;
+  md_wino_input_rows(wg, bl.tr0, bl.tr1, &r0, &r1);
   for (int i = bl.img0; i < bl.img1; ++i)
-    for (int ci = 0; ci < c; ++ci)
+    for (int ci = 0; ci < c; ++ci) {
+      if (ci + 1 < c || i + 1 < bl.img1) /* the next plane: (i, ci + 1) or (i + 1, 0) */
+        md_prefetch_floats(x + i * x_img + (size_t)(ci + 1) * wg->h * wg->w +
+                               (size_t)r0 * wg->w,
+                           (size_t)(r1 - r0) * wg->w);
       md_wino_input(wg, x + i * x_img + (size_t)ci * wg->h * wg->w, bl.tr0, bl.tr1,
                     v + (size_t)ci * t + (size_t)(i - bl.img0) * tpi, (size_t)c * t, scratch);
+    }
   for (int xi = 0; xi < 16; ++xi)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, t, c, 1.0f,
                 u + (size_t)xi * oc * c, c, v + (size_t)xi * c * t, t, 0.0f,

@@ -34,8 +34,11 @@ typedef struct md_wino_geom {
   int th, tw;   /* tiles: ceil(oh / 2), ceil(ow / 2) */
 } md_wino_geom;
 
-/* Floats of scratch the row transforms need (a few rows of tiles). */
-size_t md_wino_scratch_floats(const md_wino_geom *g);
+/* The input rows [*r0, *r1) that tile rows [tr0, tr1) read (within the plane). */
+void md_wino_input_rows(const md_wino_geom *g, int tr0, int tr1, int *r0, int *r1);
+
+/* Floats of scratch the transforms need for blocks of up to `rows` rows of tiles. */
+size_t md_wino_scratch_floats(const md_wino_geom *g, int rows);
 
 /* V = B^T d B for the tiles of rows [tr0, tr1) of input plane x (H, W). */
 void md_wino_input(const md_wino_geom *g, const float *x, int tr0, int tr1, float *v,
@@ -52,7 +55,7 @@ void md_wino_dy(const md_wino_geom *g, const float *dy, int tr0, int tr1, float 
                 size_t xi_stride, float *scratch);
 
 /* dx (H, W) += B dV B^T, each tile's 4x4 window added where it lies inside
- * the plane; tiles in order, rows top to bottom. */
+ * the plane, in a fixed order (window row, then row of tiles, then column). */
 void md_wino_input_adjoint(const md_wino_geom *g, const float *dv, size_t xi_stride, int tr0,
                            int tr1, float *dx, float *scratch);
 
