@@ -90,10 +90,14 @@ static void plan_im2col(md_conv_plan *p, const md_conv2d_desc *d) {
   }
   p->n_chunks = weight_chunks(d->in_c, p->k);
   /* a tile inside one image of a 1x1 stride-1 convolution reads x directly */
-  p->col_floats = p->direct && p->per_tile == 1 ? 0 : (size_t)p->k * (size_t)p->width;
+  const int im2col = !(p->direct && p->per_tile == 1);
+  p->col_floats = im2col ? (size_t)p->k * (size_t)p->width : 0;
   p->out_floats = p->per_tile > 1 ? (size_t)p->oc * (size_t)p->width : 0;
+  int rows = p->per_tile > 1 ? p->g.oh : (p->width + p->g.ow - 1) / p->g.ow + 1;
+  if (rows > p->g.oh) rows = p->g.oh;
+  p->pad_floats = im2col ? md_im2col_scratch_floats(&p->g, rows) : 0;
   p->shared_floats = 0;
-  p->thread_floats = p->col_floats + p->out_floats;
+  p->thread_floats = p->col_floats + p->out_floats + p->pad_floats;
 }
 
 static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d) {

@@ -53,6 +53,7 @@ typedef struct md_conv_plan {
   int n_tiles;      /* number of tiles */
   size_t col_floats;  /* per-thread im2col scratch (0 when not needed) */
   size_t out_floats;  /* per-thread output-tile scratch (0 when not needed) */
+  size_t pad_floats;  /* per-thread scratch of md_im2col / md_col2im_add */
 
   /* Winograd method */
   md_wino_geom wg;
