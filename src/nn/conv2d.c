@@ -16,6 +16,7 @@
  * MD_WINO_MIN_TILES tiles (GEMM columns) and at most MD_WINO_MAX_TILES. */
 enum { MD_WINO_BLOCK_FLOATS = 1 << 18, MD_WINO_MIN_TILES = 64, MD_WINO_MAX_TILES = 512 };
 
+
 static int winograd_applies(const md_conv2d_desc *d) {
   return d->k_h == 3 && d->k_w == 3 && d->stride == 1;
 }
@@ -26,13 +27,15 @@ md_status md_conv2d_check(const md_conv2d_desc *d) {
       d->pad < 0 || (d->has_bias != 0 && d->has_bias != 1))
     return MD_ERR_INVALID_ARGUMENT;
   if (d->algo != MD_CONV2D_AUTO && d->algo != MD_CONV2D_IM2COL &&
-      d->algo != MD_CONV2D_WINOGRAD)
+      d->algo != MD_CONV2D_WINOGRAD_2X2 && d->algo != MD_CONV2D_WINOGRAD_4X4)
     return MD_ERR_INVALID_ARGUMENT;
-  if (d->algo == MD_CONV2D_WINOGRAD && !winograd_applies(d)) return MD_ERR_INVALID_ARGUMENT;
+  if ((d->algo == MD_CONV2D_WINOGRAD_2X2 || d->algo == MD_CONV2D_WINOGRAD_4X4) &&
+      !winograd_applies(d))
+    return MD_ERR_INVALID_ARGUMENT;
   /* K = in_c*k_h*k_w is a GEMM dimension (int) */
   const int64_t kk = (int64_t)d->k_h * d->k_w;
   if (kk > INT_MAX || (int64_t)d->in_c * kk > INT_MAX) return MD_ERR_INVALID_ARGUMENT;
-  /* the Winograd weights: 16 * out_c * in_c floats */
+  /* the Winograd weights: 36 * out_c * in_c floats */
   if ((int64_t)d->out_c * d->in_c > INT_MAX) return MD_ERR_INVALID_ARGUMENT;
   return MD_OK;
 }
@@ -100,17 +103,18 @@ static void plan_im2col(md_conv_plan *p, const md_conv2d_desc *d) {
   p->thread_floats = p->col_floats + p->out_floats + p->pad_floats;
 }
 
-static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d) {
+static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d, int m) {
   md_wino_geom *wg = &p->wg;
+  wg->m = m;
   wg->h = p->g.h;
   wg->w = p->g.w;
   wg->pad = d->pad;
   wg->oh = p->g.oh;
   wg->ow = p->g.ow;
-  wg->th = (wg->oh + 1) / 2;
-  wg->tw = (wg->ow + 1) / 2;
+  md_wino_geom_tiles(wg);
+  p->npts = (wg->m + 2) * (wg->m + 2);
   const int c = d->in_c, oc = d->out_c;
-  int target = MD_WINO_BLOCK_FLOATS / (16 * (c + oc));
+  int target = MD_WINO_BLOCK_FLOATS / (p->npts * (c + oc));
   if (target > MD_WINO_MAX_TILES) target = MD_WINO_MAX_TILES;
   if (target < MD_WINO_MIN_TILES) target = MD_WINO_MIN_TILES;
   const int per_img = wg->th * wg->tw;
@@ -133,10 +137,11 @@ static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d) {
    * every output channel, so more chunks would repeat that work */
   p->n_chunks = c < 2 ? c : 2;
   const size_t t = (size_t)p->tiles;
-  p->shared_floats = (size_t)16 * oc * c; /* U or dU */
-  /* forward: V (16 x c x t) + M (16 x oc x t); backward-data: dV + Z, the
-   * same; backward-weight: V of a chunk + Z */
-  p->thread_floats = 16 * t * (size_t)(c + oc) + md_wino_scratch_floats(wg, p->blk_rows);
+  p->shared_floats = (size_t)p->npts * oc * c; /* U or dU */
+  /* forward: V (npts x c x t) + M (npts x oc x t); backward-data: dV + Z,
+   * the same; backward-weight: V of a chunk + Z */
+  p->thread_floats = (size_t)p->npts * t * (size_t)(c + oc) +
+                     md_wino_scratch_floats(wg, p->blk_rows);
 }
 
 md_status md_conv_plan_make(const md_conv2d_desc *d, md_shape in, md_conv_plan *pl) {
@@ -158,11 +163,14 @@ md_status md_conv_plan_make(const md_conv2d_desc *d, md_shape in, md_conv_plan *
   p.p = p.g.oh * p.g.ow;
   p.kk = d->k_h * d->k_w;
   p.k = d->in_c * p.kk;
-  if (d->algo == MD_CONV2D_WINOGRAD) p.winograd = 1;
-  else if (d->algo == MD_CONV2D_IM2COL) p.winograd = 0;
-  else p.winograd = winograd_applies(d) && d->in_c >= 16 && d->out_c >= 16 && p.g.oh >= 4 &&
-                    p.g.ow >= 4;
-  if (p.winograd) plan_winograd(&p, d);
+  int m = 0; /* Winograd output tile size, 0: im2col */
+  if (d->algo == MD_CONV2D_WINOGRAD_2X2) m = 2;
+  else if (d->algo == MD_CONV2D_WINOGRAD_4X4) m = 4;
+  else if (d->algo == MD_CONV2D_AUTO && winograd_applies(d) && d->in_c >= 16 &&
+           d->out_c >= 16 && p.g.oh >= 4 && p.g.ow >= 4)
+    m = p.g.oh >= 16 && p.g.ow >= 16 ? 4 : 2;
+  p.winograd = m > 0;
+  if (p.winograd) plan_winograd(&p, d, m);
   else plan_im2col(&p, d);
   *pl = p;
   return MD_OK;

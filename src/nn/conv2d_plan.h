@@ -8,9 +8,10 @@
  * `per_tile` whole images. A tile is one GEMM: (out_c x K) weight times
  * (K x cols) im2col block, K = in_c * k_h * k_w.
  *
- * Winograd method: the 2x2 output tiles are grouped into blocks: `blk_imgs`
+ * Winograd method: the m x m output tiles are grouped into blocks: `blk_imgs`
  * whole images, or (blk_imgs == 1) `blk_rows` rows of tiles of one image. A
- * block is sixteen GEMMs (one per transform point) with one column per tile.
+ * block is one GEMM per transform point (npts of them) with one column per
+ * tile.
  *
  * Threads, both methods: forward runs tiles/blocks in parallel; backward-data
  * runs "units" (one image, or one tile/block of whole images) in parallel, so
@@ -57,6 +58,7 @@ typedef struct md_conv_plan {
 
   /* Winograd method */
   md_wino_geom wg;
+  int npts;         /* transform points (a*a, a = wg.m + 2): GEMMs per block */
   int blk_imgs;     /* whole images per block (1: see blk_rows) */
   int blk_rows;     /* tile rows per block when blk_imgs == 1 */
   int wsub;         /* blocks per image when blk_imgs == 1 */

@@ -2,9 +2,9 @@
  * (conv2d_winograd_forward.c, conv2d_winograd_backward.c).
  *
  * Workspace: the shared region holds U (forward and backward-data: the
- * transformed weights) or dU (backward-weight), 16 x out_c x in_c floats,
- * laid out [xi][o][c]. A thread's region holds V (16 x in_c x tiles), then M
- * or Z (16 x out_c x tiles), then the transforms' scratch; backward-data keeps
+ * transformed weights) or dU (backward-weight), npts x out_c x in_c floats,
+ * laid out [xi][o][c]. A thread's region holds V (npts x in_c x tiles), then
+ * M or Z (npts x out_c x tiles), then the transforms' scratch; backward-data keeps
  * dV where V goes. */
 #ifndef MD_NN_CONV2D_WINOGRAD_H
 #define MD_NN_CONV2D_WINOGRAD_H
@@ -14,9 +14,9 @@
 #include "nn/conv2d_plan.h"
 
 #define MD_WINO_V_OFFSET(pl) ((size_t)0)
-#define MD_WINO_M_OFFSET(pl) ((size_t)16 * (size_t)(pl)->g.c * (size_t)(pl)->tiles)
+#define MD_WINO_M_OFFSET(pl) ((size_t)(pl)->npts * (size_t)(pl)->g.c * (size_t)(pl)->tiles)
 #define MD_WINO_SCRATCH_OFFSET(pl) \
-  ((size_t)16 * (size_t)((pl)->g.c + (pl)->oc) * (size_t)(pl)->tiles)
+  ((size_t)(pl)->npts * (size_t)((pl)->g.c + (pl)->oc) * (size_t)(pl)->tiles)
 
 /* Asks for n floats from p to be brought into the cache (the transforms
  * prefetch the next channel plane while they work on one: each plane is a
@@ -26,7 +26,7 @@ static inline void md_prefetch_floats(const float *p, size_t n) {
 }
 
 /* U[xi][o][c] = (G w[o][c] G^T)[xi] for every kernel, in parallel over o,
- * into u (16 x out_c x in_c floats). */
+ * into u (npts x out_c x in_c floats). */
 void md_conv_wino_weights(const md_conv_plan *pl, const float *weight, float *u,
                           const float *ws, size_t ws_floats);
 

@@ -1,6 +1,6 @@
-/* Conv2d backward, Winograd F(2x2, 3x3) method (see winograd.h and
+/* Conv2d backward, Winograd method (see winograd.h and
  * conv2d_plan.h); gradients accumulate:
- *   dx      : per block, Z = A dy A^T, sixteen GEMMs dV[xi] = U[xi]^T Z[xi],
+ *   dx      : per block, Z = A dy A^T, one GEMM per point, dV[xi] = U[xi]^T Z[xi],
  *             dx += B dV B^T; threads over images (or blocks of whole images)
  *   dweight : dU[xi] = sum over blocks in order of Z[xi] V[xi]^T, V = B^T x B;
  *             threads over chunks of input channels (each computes V for its
@@ -61,7 +61,7 @@ static void dx_block(const md_conv_plan *pl, int b, const float *u, const float 
   float *z = mine + MD_WINO_M_OFFSET(pl);
   float *scratch = mine + MD_WINO_SCRATCH_OFFSET(pl);
   dy_transform(pl, &bl, t, tpi, dy, z, scratch);
-  for (int xi = 0; xi < 16; ++xi)
+  for (int xi = 0; xi < pl->npts; ++xi)
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, c, t, oc, 1.0f,
                 u + (size_t)xi * oc * c, c, z + (size_t)xi * oc * t, t, 0.0f,
                 dv + (size_t)xi * c * t, t);
@@ -72,7 +72,7 @@ static void dx_block(const md_conv_plan *pl, int b, const float *u, const float 
                             dx + ((size_t)i * c + ci) * plane, scratch);
 }
 
-/* Columns [c0, c1) of dU (16 x oc x c, row stride c), summed over every
+/* Columns [c0, c1) of dU (npts x oc x c, row stride c), summed over every
  * block in order. */
 static void du_chunk(const md_conv_plan *pl, int c0, int c1, const float *x, const float *dy,
                      float *du, float *mine) {
@@ -81,14 +81,14 @@ static void du_chunk(const md_conv_plan *pl, int c0, int c1, const float *x, con
   float *v = mine + MD_WINO_V_OFFSET(pl);
   float *z = mine + MD_WINO_M_OFFSET(pl);
   float *scratch = mine + MD_WINO_SCRATCH_OFFSET(pl);
-  for (size_t r = 0; r < (size_t)16 * oc; ++r)
+  for (size_t r = 0; r < (size_t)pl->npts * oc; ++r)
     memset(du + r * c + c0, 0, sizeof(float) * (size_t)cc);
   for (int b = 0; b < pl->n_blocks; ++b) {
     const md_wino_block bl = md_conv_plan_block(pl, b);
     const int tpi = (bl.tr1 - bl.tr0) * wg->tw, t = (bl.img1 - bl.img0) * tpi;
     x_transform(pl, &bl, t, tpi, c0, c1, x, v, scratch);
     dy_transform(pl, &bl, t, tpi, dy, z, scratch);
-    for (int xi = 0; xi < 16; ++xi)
+    for (int xi = 0; xi < pl->npts; ++xi)
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, oc, cc, t, 1.0f,
                   z + (size_t)xi * oc * t, t, v + (size_t)xi * cc * t, t, 1.0f,
                   du + (size_t)xi * oc * c + c0, c);
@@ -125,7 +125,7 @@ void md_conv_winograd_backward(const md_conv_plan *pl, const float *x, const flo
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int o = 0; o < oc; ++o)
       for (int ci = 0; ci < c; ++ci)
-        md_wino_weight_adjoint(shared + (size_t)o * c + ci, (size_t)oc * c,
+        md_wino_weight_adjoint(&pl->wg, shared + (size_t)o * c + ci, (size_t)oc * c,
                                dweight + ((size_t)o * c + ci) * 9);
   }
 }

@@ -1,6 +1,6 @@
-/* Conv2d forward, Winograd F(2x2, 3x3) method (see winograd.h and
+/* Conv2d forward, Winograd method (see winograd.h and
  * conv2d_plan.h): per block of tiles, V = B^T x B for every input channel,
- * sixteen GEMMs M[xi] = U[xi] V[xi] over the channels, y = A^T M A + bias. */
+ * one GEMM per transform point, M[xi] = U[xi] V[xi], over the channels, y = A^T M A + bias. */
 #include <cblas.h>
 #include <omp.h>
 
@@ -15,7 +15,7 @@ void md_conv_wino_weights(const md_conv_plan *pl, const float *weight, float *u,
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int o = 0; o < oc; ++o)
     for (int ci = 0; ci < c; ++ci)
-      md_wino_weight(weight + ((size_t)o * c + ci) * 9, u + (size_t)o * c + ci, xs);
+      md_wino_weight(&pl->wg, weight + ((size_t)o * c + ci) * 9, u + (size_t)o * c + ci, xs);
 }
 
 static void forward_block(const md_conv_plan *pl, int b, const float *x, const float *u,
@@ -41,7 +41,7 @@ static void forward_block(const md_conv_plan *pl, int b, const float *x, const f
       md_wino_input(wg, x + i * x_img + (size_t)ci * wg->h * wg->w, bl.tr0, bl.tr1,
                     v + (size_t)ci * t + (size_t)(i - bl.img0) * tpi, (size_t)c * t, scratch);
     }
-  for (int xi = 0; xi < 16; ++xi)
+  for (int xi = 0; xi < pl->npts; ++xi)
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, oc, t, c, 1.0f,
                 u + (size_t)xi * oc * c, c, v + (size_t)xi * c * t, t, 0.0f,
                 m + (size_t)xi * oc * t, t);

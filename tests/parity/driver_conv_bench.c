@@ -99,15 +99,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
       ++i;
-      algo = !strcmp(argv[i], "im2col")     ? MD_CONV2D_IM2COL
-             : !strcmp(argv[i], "winograd") ? MD_CONV2D_WINOGRAD
-                                            : MD_CONV2D_AUTO;
+      algo = !strcmp(argv[i], "im2col")      ? MD_CONV2D_IM2COL
+             : !strcmp(argv[i], "winograd2") ? MD_CONV2D_WINOGRAD_2X2
+             : !strcmp(argv[i], "winograd4") ? MD_CONV2D_WINOGRAD_4X4
+                                             : MD_CONV2D_AUTO;
     }
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) omp_set_num_threads(atoi(argv[++i]));
     else {
       fprintf(stderr, "usage: driver_conv_bench [--batch N] [--reps R] "
                       "[--net resnet18|wrn16-4|all] [--threads T] [--only I]\n"
-                      "                         [--algo auto|im2col|winograd]\n");
+                      "                         [--algo auto|im2col|winograd2|winograd4]\n");
       return 2;
     }
   }
@@ -121,7 +122,8 @@ int main(int argc, char **argv) {
     if (strcmp(net, "all") && strcmp(net, sh->net)) continue;
     if (only >= 0 && only != s) continue;
     md_conv2d_desc d = {sh->in_c, sh->out_c, sh->k, sh->k, sh->stride, sh->pad, 0, algo};
-    if (algo == MD_CONV2D_WINOGRAD && (sh->k != 3 || sh->stride != 1)) d.algo = MD_CONV2D_AUTO;
+    if (algo >= MD_CONV2D_WINOGRAD_2X2 && (sh->k != 3 || sh->stride != 1))
+      d.algo = MD_CONV2D_AUTO;
     const md_shape in = {batch, sh->in_c, sh->hw, sh->hw};
     md_shape out;
     size_t wsn;
