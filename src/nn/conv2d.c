@@ -16,6 +16,11 @@
  * MD_WINO_MIN_TILES tiles (GEMM columns) and at most MD_WINO_MAX_TILES. */
 enum { MD_WINO_BLOCK_FLOATS = 1 << 18, MD_WINO_MIN_TILES = 64, MD_WINO_MAX_TILES = 512 };
 
+/* The channels-last Winograd kernels serve maps of at most this many
+ * positions (CIFAR's 32x32); larger ones use the channel-first kernels, which
+ * can cut an image into blocks of tile rows. */
+enum { MD_WINO_NHWC_MAX = 1024 };
+
 
 static int winograd_applies(const md_conv2d_desc *d) {
   return d->k_h == 3 && d->k_w == 3 && d->stride == 1;
@@ -138,10 +143,20 @@ static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d, int m) {
   p->n_chunks = c < 2 ? c : 2;
   const size_t t = (size_t)p->tiles;
   p->shared_floats = (size_t)p->npts * oc * c; /* U or dU */
+  /* channels-last kernels: maps of at most MD_WINO_NHWC_MAX positions, cut
+   * into blocks of whole images only */
+  p->nhwc = p->wsub == 1 && wg->h * wg->w <= MD_WINO_NHWC_MAX && wg->oh * wg->ow <= MD_WINO_NHWC_MAX;
+  if (p->nhwc) {
+    const size_t in_sz = (size_t)wg->h * wg->w * c, out_sz = (size_t)wg->oh * wg->ow * oc;
+    p->nhwc_floats = (size_t)p->blk_imgs * (in_sz > out_sz ? in_sz : out_sz);
+    p->wscratch = md_wino_nhwc_scratch_floats(wg);
+  } else {
+    p->nhwc_floats = 0;
+    p->wscratch = md_wino_scratch_floats(wg, p->blk_rows);
+  }
   /* forward: V (npts x c x t) + M (npts x oc x t); backward-data: dV + Z,
    * the same; backward-weight: V of a chunk + Z */
-  p->thread_floats = (size_t)p->npts * t * (size_t)(c + oc) +
-                     md_wino_scratch_floats(wg, p->blk_rows);
+  p->thread_floats = (size_t)p->npts * t * (size_t)(c + oc) + p->wscratch + 2 * p->nhwc_floats;
 }
 
 md_status md_conv_plan_make(const md_conv2d_desc *d, md_shape in, md_conv_plan *pl) {
@@ -168,7 +183,7 @@ md_status md_conv_plan_make(const md_conv2d_desc *d, md_shape in, md_conv_plan *
   else if (d->algo == MD_CONV2D_WINOGRAD_4X4) m = 4;
   else if (d->algo == MD_CONV2D_AUTO && winograd_applies(d) && d->in_c >= 16 &&
            d->out_c >= 16 && p.g.oh >= 4 && p.g.ow >= 4)
-    m = p.g.oh >= 16 && p.g.ow >= 16 ? 4 : 2;
+    m = p.g.oh >= 8 && p.g.ow >= 8 ? 4 : 2;
   p.winograd = m > 0;
   if (p.winograd) plan_winograd(&p, d, m);
   else plan_im2col(&p, d);

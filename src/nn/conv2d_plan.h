@@ -64,6 +64,9 @@ typedef struct md_conv_plan {
   int wsub;         /* blocks per image when blk_imgs == 1 */
   int n_blocks;
   int tiles;        /* the most tiles (GEMM columns) of any block */
+  int nhwc;         /* 1: channels-last kernels (whole-image blocks, small maps) */
+  size_t wscratch;  /* per-thread floats of transform scratch */
+  size_t nhwc_floats; /* per-thread floats of each channels-last image block */
 } md_conv_plan;
 
 /* One im2col tile: images [img0, img1), and the output positions [p0, p1) of each. */

@@ -100,7 +100,10 @@ void md_conv_winograd_backward(const md_conv_plan *pl, const float *x, const flo
                                size_t ws_floats) {
   float *shared = ws; /* U for backward-data, then dU for backward-weight */
   const int c = pl->g.c, oc = pl->oc;
-  if (dx) {
+  if (dx && pl->nhwc) {
+    md_conv_wino_weights(pl, weight, shared, ws, ws_floats);
+    md_conv_winograd_nhwc_dx(pl, shared, dy, dx, ws, ws_floats);
+  } else if (dx) {
     md_conv_wino_weights(pl, weight, shared, ws, ws_floats);
     const int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_units);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
@@ -115,11 +118,16 @@ void md_conv_winograd_backward(const md_conv_plan *pl, const float *x, const flo
   }
   if (dweight) {
     int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_chunks);
+    if (pl->nhwc) {
+      md_conv_winograd_nhwc_du(pl, x, dy, shared, ws, ws_floats);
+    } else {
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int ch = 0; ch < pl->n_chunks; ++ch) {
-      int c0, c1;
-      md_conv_plan_chunk(pl, ch, &c0, &c1);
-      du_chunk(pl, c0, c1, x, dy, shared, md_conv_plan_thread_ws(pl, ws, omp_get_thread_num()));
+      for (int ch = 0; ch < pl->n_chunks; ++ch) {
+        int c0, c1;
+        md_conv_plan_chunk(pl, ch, &c0, &c1);
+        du_chunk(pl, c0, c1, x, dy, shared,
+                 md_conv_plan_thread_ws(pl, ws, omp_get_thread_num()));
+      }
     }
     nt = md_conv_plan_threads(pl, ws, ws_floats, oc);
 #pragma omp parallel for num_threads(nt) schedule(static)

@@ -56,6 +56,10 @@ void md_conv_winograd_forward(const md_conv_plan *pl, const float *x, const floa
                               const float *bias, float *y, float *ws, size_t ws_floats) {
   float *u = ws; /* the shared region */
   md_conv_wino_weights(pl, weight, u, ws, ws_floats);
+  if (pl->nhwc) {
+    md_conv_winograd_nhwc_forward(pl, x, u, bias, y, ws, ws_floats);
+    return;
+  }
   const int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_blocks);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
   for (int b = 0; b < pl->n_blocks; ++b)

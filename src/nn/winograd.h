@@ -72,4 +72,29 @@ void md_wino_weight(const md_wino_geom *g, const float *w, float *u, size_t xi_s
 /* w (3x3) += G^T dU G for one kernel (computed in double). */
 void md_wino_weight_adjoint(const md_wino_geom *g, const float *du, size_t xi_stride, float *w);
 
+/* Channels-last ("NHWC") variants, for small maps: the block's images are
+ * first transposed to (H, W, C), so that every transform step is a vector
+ * operation over channels. Tile t = b * TH*TW + ti * TW + tj of image b of the
+ * block; transformed data at v[xi * xi_stride + t * ld + channel]. */
+
+/* Floats of scratch the channels-last transforms need. */
+size_t md_wino_nhwc_scratch_floats(const md_wino_geom *g);
+
+/* V for channels [c0, c1) of nimg images xt (H, W, c_all), stored at
+ * v[xi * xi_stride + t * (c1 - c0) + (c - c0)]. */
+void md_wino_nhwc_input(const md_wino_geom *g, const float *xt, int c_all, int nimg, int c0,
+                        int c1, float *v, size_t xi_stride, float *scratch);
+
+/* yt (nimg x (OH, OW, oc)) = A^T M A + bias, M at m[xi * xi_stride + t * oc + o]. */
+void md_wino_nhwc_output(const md_wino_geom *g, const float *m, size_t xi_stride, int oc,
+                         int nimg, const float *bias, float *yt, float *scratch);
+
+/* Z at z[xi * xi_stride + t * oc + o] from dyt (nimg x (OH, OW, oc)). */
+void md_wino_nhwc_dy(const md_wino_geom *g, const float *dyt, int oc, int nimg, float *z,
+                     size_t xi_stride, float *scratch);
+
+/* dxt (nimg x (H, W, c)) += B dV B^T, dV at dv[xi * xi_stride + t * c + channel]. */
+void md_wino_nhwc_input_adjoint(const md_wino_geom *g, const float *dv, size_t xi_stride,
+                                int c, int nimg, float *dxt, float *scratch);
+
 #endif
