@@ -24,9 +24,10 @@
  *
  * Two algorithms, chosen from the shapes alone (never from the thread count):
  *  - Winograd for 3x3 stride-1 kernels with at least 16 input and 16 output
- *    channels and an output of at least 4x4: F(4x4, 3x3) when the output is
- *    at least 8x8 (4 times fewer multiplications), else F(2x2, 3x3) (2.25
- *    times fewer), for forward, backward-data and backward-weight alike
+ *    channels and an output of at least 4x4: F(4x4, 3x3) (4 times fewer
+ *    multiplications), or F(2x2, 3x3) (2.25 times fewer) for the few output
+ *    sizes where 4x4 tiles would waste more, for forward, backward-data and
+ *    backward-weight alike
  *    (src/nn/conv2d_winograd_*.c; transforms in src/nn/winograd*.c);
  *  - im2col + SGEMM otherwise, on tiles of output positions (part of one
  *    image, or a few whole images when the maps are small) so that scratch

@@ -132,8 +132,7 @@ void md_conv_winograd_backward(const md_conv_plan *pl, const float *x, const flo
     nt = md_conv_plan_threads(pl, ws, ws_floats, oc);
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int o = 0; o < oc; ++o)
-      for (int ci = 0; ci < c; ++ci)
-        md_wino_weight_adjoint(&pl->wg, shared + (size_t)o * c + ci, (size_t)oc * c,
-                               dweight + ((size_t)o * c + ci) * 9);
+      md_wino_weights_row_adjoint(&pl->wg, shared + (size_t)o * c, (size_t)oc * c, c,
+                                  dweight + (size_t)o * c * 9);
   }
 }

@@ -14,8 +14,7 @@ void md_conv_wino_weights(const md_conv_plan *pl, const float *weight, float *u,
   const int nt = md_conv_plan_threads(pl, ws, ws_floats, oc);
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int o = 0; o < oc; ++o)
-    for (int ci = 0; ci < c; ++ci)
-      md_wino_weight(&pl->wg, weight + ((size_t)o * c + ci) * 9, u + (size_t)o * c + ci, xs);
+    md_wino_weights_row(&pl->wg, weight + (size_t)o * c * 9, c, u + (size_t)o * c, xs);
 }
 
 static void forward_block(const md_conv_plan *pl, int b, const float *x, const float *u,

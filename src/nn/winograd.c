@@ -323,36 +323,62 @@ void md_wino_input_adjoint(const md_wino_geom *g, const float *dv, size_t xs, in
   else input_adjoint_m(4, g, dv, xs, tr0, tr1, dx, scratch);
 }
 
-void md_wino_weight(const md_wino_geom *g, const float *w, float *u, size_t xs) {
-  const int m = g->m, a = m + 2;
-  double t[6][3]; /* G w: a x 3 */
+/* coef[xi][3*u + v] = G[i][u] * G[k][v] for xi = a*i + k: the weight
+ * transform as one 9 -> a*a matrix. */
+static void weight_coefs(int m, double coef[36][9]) {
+  const int a = m + 2;
   for (int i = 0; i < a; ++i)
-    for (int v = 0; v < 3; ++v) {
-      double s = 0.0;
-      for (int q = 0; q < 3; ++q) s += GM(m, i, q) * w[q * 3 + v];
-      t[i][v] = s;
-    }
-  for (int i = 0; i < a; ++i) /* (G w) G^T */
-    for (int k = 0; k < a; ++k) {
-      double s = 0.0;
-      for (int v = 0; v < 3; ++v) s += t[i][v] * GM(m, k, v);
-      u[(size_t)(i * a + k) * xs] = (float)s;
-    }
+    for (int k = 0; k < a; ++k)
+      for (int u = 0; u < 3; ++u)
+        for (int v = 0; v < 3; ++v) coef[i * a + k][3 * u + v] = GM(m, i, u) * GM(m, k, v);
 }
 
-void md_wino_weight_adjoint(const md_wino_geom *g, const float *du, size_t xs, float *w) {
-  const int m = g->m, a = m + 2;
-  double t[3][6]; /* G^T dU: 3 x a */
-  for (int q = 0; q < 3; ++q)
-    for (int k = 0; k < a; ++k) {
-      double s = 0.0;
-      for (int i = 0; i < a; ++i) s += GM(m, i, q) * du[(size_t)(i * a + k) * xs];
-      t[q][k] = s;
+enum { MD_WCB = 64 }; /* input channels per vector step of the weight transforms */
+
+void md_wino_weights_row(const md_wino_geom *g, const float *w, int c, float *u, size_t xs) {
+  const int np = (g->m + 2) * (g->m + 2);
+  double coef[36][9];
+  weight_coefs(g->m, coef);
+  float cf[36][9];
+  for (int xi = 0; xi < np; ++xi)
+    for (int q = 0; q < 9; ++q) cf[xi][q] = (float)coef[xi][q];
+  float tw[9][MD_WCB]; /* the kernels of MD_WCB channels, tap-major */
+  for (int c0 = 0; c0 < c; c0 += MD_WCB) {
+    const int n = c - c0 < MD_WCB ? c - c0 : MD_WCB;
+    for (int j = 0; j < n; ++j)
+      for (int q = 0; q < 9; ++q) tw[q][j] = w[(size_t)(c0 + j) * 9 + q];
+    for (int xi = 0; xi < np; ++xi) {
+      float *o = u + (size_t)xi * xs + c0;
+#pragma omp simd
+      for (int j = 0; j < n; ++j) {
+        float s = 0.0f;
+        for (int q = 0; q < 9; ++q) s += cf[xi][q] * tw[q][j];
+        o[j] = s;
+      }
     }
-  for (int q = 0; q < 3; ++q) /* (G^T dU) G */
-    for (int v = 0; v < 3; ++v) {
-      double s = 0.0;
-      for (int k = 0; k < a; ++k) s += t[q][k] * GM(m, k, v);
-      w[q * 3 + v] += (float)s;
+  }
+}
+
+void md_wino_weights_row_adjoint(const md_wino_geom *g, const float *du, size_t xs, int c,
+                                 float *w) {
+  const int np = (g->m + 2) * (g->m + 2);
+  double coef[36][9];
+  weight_coefs(g->m, coef);
+  double acc[9][MD_WCB];
+  for (int c0 = 0; c0 < c; c0 += MD_WCB) {
+    const int n = c - c0 < MD_WCB ? c - c0 : MD_WCB;
+    for (int q = 0; q < 9; ++q)
+      for (int j = 0; j < n; ++j) acc[q][j] = 0.0;
+    for (int xi = 0; xi < np; ++xi) {
+      const float *d = du + (size_t)xi * xs + c0;
+      for (int q = 0; q < 9; ++q) {
+        const double cq = coef[xi][q];
+        double *aq = acc[q];
+#pragma omp simd
+        for (int j = 0; j < n; ++j) aq[j] += cq * (double)d[j];
+      }
     }
+    for (int j = 0; j < n; ++j)
+      for (int q = 0; q < 9; ++q) w[(size_t)(c0 + j) * 9 + q] += (float)acc[q][j];
+  }
 }

@@ -66,11 +66,15 @@ void md_wino_dy(const md_wino_geom *g, const float *dy, int tr0, int tr1, float 
 void md_wino_input_adjoint(const md_wino_geom *g, const float *dv, size_t xi_stride, int tr0,
                            int tr1, float *dx, float *scratch);
 
-/* u[xi * xi_stride] = (G w G^T)[xi] for one 3x3 kernel w (computed in double). */
-void md_wino_weight(const md_wino_geom *g, const float *w, float *u, size_t xi_stride);
+/* The weight transform for the kernels of one output channel: w holds c
+ * kernels (c, 3, 3); u[xi * xi_stride + ci] = (G w[ci] G^T)[xi]. */
+void md_wino_weights_row(const md_wino_geom *g, const float *w, int c, float *u,
+                         size_t xi_stride);
 
-/* w (3x3) += G^T dU G for one kernel (computed in double). */
-void md_wino_weight_adjoint(const md_wino_geom *g, const float *du, size_t xi_stride, float *w);
+/* Its adjoint: w[ci] (3x3) += G^T dU[ci] G, dU[ci] at du[xi * xi_stride + ci]
+ * (summed in double). */
+void md_wino_weights_row_adjoint(const md_wino_geom *g, const float *du, size_t xi_stride,
+                                 int c, float *w);
 
 /* Channels-last ("NHWC") variants, for small maps: the block's images are
  * first transposed to (H, W, C), so that every transform step is a vector
