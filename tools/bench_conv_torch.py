@@ -5,12 +5,17 @@ in the same format, for the same batch and thread count.
 
     tools/bench_conv_torch.py [--batch N] [--reps R] [--net resnet18|wrn16-4|all]
                               [--threads T] [--compare MAXDROP_JSONL]
+                              [--metric ms|min_ms|cpu_ms]
 
 With --compare, reads the driver's output (a file of its JSON lines) and
 prints, per shape and per network, maxdrop's time divided by PyTorch's
-(below 1: maxdrop is faster). Backward computes the input gradient (except
+(below 1: maxdrop is faster); --metric chooses median wall time (ms), the
+minimum (min_ms) or the median CPU time of the process (cpu_ms, the steadiest
+on a machine shared with other work). Backward computes the input gradient (except
 for the first layer, whose input needs none) and the weight gradient; times
-are medians over R repetitions after one warm-up, in milliseconds.
+are medians over R repetitions after one warm-up, in milliseconds (also the
+minimum, and the median CPU time of the process over all its threads, which
+other processes on a shared machine disturb less).
 """
 import argparse
 import json
@@ -61,18 +66,20 @@ def bench(args):
         x.requires_grad_(not first)
         with torch.no_grad():
             dy = torch.rand_like(conv(x)) - 0.5
-        tf, tb = [], []
+        tf, tb, cf, cb = [], [], [], []
         for r in range(args.reps + 1):
             conv.weight.grad = None
             x.grad = None
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             y = conv(x)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             y.backward(dy)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             if r > 0:
                 tf.append((t1 - t0) * 1e3)
                 tb.append((t2 - t1) * 1e3)
+                cf.append((c1 - c0) * 1e3)
+                cb.append((c2 - c1) * 1e3)
         mf, mb = statistics.median(tf), statistics.median(tb)
         oh = (hw + 2 * p - k) // s + 1
         flops = 2.0 * args.batch * cout * oh * oh * cin * k * k
@@ -80,7 +87,10 @@ def bench(args):
              "stride": s, "pad": p, "batch": args.batch, "threads": torch.get_num_threads(),
              "count": count, "fwd_ms": round(mf, 3), "bwd_ms": round(mb, 3),
              "fwd_gflops": round(flops / mf * 1e-6, 1),
-             "bwd_gflops": round((1 if first else 2) * flops / mb * 1e-6, 1)}
+             "bwd_gflops": round((1 if first else 2) * flops / mb * 1e-6, 1),
+             "fwd_min_ms": round(min(tf), 3), "bwd_min_ms": round(min(tb), 3),
+             "fwd_cpu_ms": round(statistics.median(cf), 3),
+             "bwd_cpu_ms": round(statistics.median(cb), 3)}
         print(json.dumps(d), flush=True)
         rows.append(d)
         t = totals.setdefault(net, [0.0, 0.0])
@@ -93,35 +103,37 @@ def bench(args):
     return rows, totals
 
 
-def compare(path, rows, totals):
+def compare(path, rows, metric):
+    """Per shape and per network (each shape times its count): maxdrop / PyTorch,
+    with the times named by metric: ms (median wall), min_ms, cpu_ms."""
     ours = {}
-    our_totals = {}
     with open(path) as f:
         for line in f:
             line = line.strip()
-            if not line.startswith("{"):
-                continue
-            d = json.loads(line)
-            if d.get("total"):
-                our_totals[d["net"]] = d
-            else:
-                ours[key(d)] = d
-    print("ratio = maxdrop time / PyTorch time (below 1: maxdrop is faster)")
+            if line.startswith("{"):
+                d = json.loads(line)
+                if not d.get("total"):
+                    ours[key(d)] = d
+    fk, bk = f"fwd_{metric}", f"bwd_{metric}"
+    print(f"ratio = maxdrop {metric} / PyTorch {metric} (below 1: maxdrop is faster)")
+    sums = {}
     for t in rows:
         o = ours.get(key(t))
         if not o:
             continue
         print(f"  {t['net']:9s} {t['in_c']:3d}->{t['out_c']:3d} {t['hw']:2d}x{t['hw']:<2d} "
-              f"k{t['k']} s{t['stride']}  x{t['count']}:  fwd {o['fwd_ms']:8.2f} / "
-              f"{t['fwd_ms']:8.2f} = {o['fwd_ms'] / t['fwd_ms']:.2f}   bwd {o['bwd_ms']:8.2f} "
-              f"/ {t['bwd_ms']:8.2f} = {o['bwd_ms'] / t['bwd_ms']:.2f}")
-    for net, (f, b) in totals.items():
-        o = our_totals.get(net)
-        if o:
-            print(f"  {net} per step: fwd {o['fwd_ms']:.0f} / {f:.0f} = {o['fwd_ms'] / f:.2f}, "
-                  f"bwd {o['bwd_ms']:.0f} / {b:.0f} = {o['bwd_ms'] / b:.2f}, "
-                  f"total {o['step_conv_ms']:.0f} / {f + b:.0f} = "
-                  f"{o['step_conv_ms'] / (f + b):.2f}")
+              f"k{t['k']} s{t['stride']}  x{t['count']}:  fwd {o[fk]:8.2f} / "
+              f"{t[fk]:8.2f} = {o[fk] / t[fk]:.2f}   bwd {o[bk]:8.2f} "
+              f"/ {t[bk]:8.2f} = {o[bk] / t[bk]:.2f}")
+        s = sums.setdefault(t["net"], [0.0, 0.0, 0.0, 0.0])
+        s[0] += t["count"] * o[fk]
+        s[1] += t["count"] * t[fk]
+        s[2] += t["count"] * o[bk]
+        s[3] += t["count"] * t[bk]
+    for net, (mf, tf, mb, tb) in sums.items():
+        print(f"  {net} per step: fwd {mf:.0f} / {tf:.0f} = {mf / tf:.2f}, "
+              f"bwd {mb:.0f} / {tb:.0f} = {mb / tb:.2f}, "
+              f"total {mf + mb:.0f} / {tf + tb:.0f} = {(mf + mb) / (tf + tb):.2f}")
 
 
 def main():
@@ -132,11 +144,13 @@ def main():
     ap.add_argument("--threads", type=int,
                     default=int(os.environ.get("OMP_NUM_THREADS", "0")) or os.cpu_count())
     ap.add_argument("--compare", metavar="MAXDROP_JSONL")
+    ap.add_argument("--metric", default="ms", choices=["ms", "min_ms", "cpu_ms"],
+                    help="times compared: median wall (ms), minimum wall, median CPU")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rows, totals = bench(args)
+    rows, _ = bench(args)
     if args.compare:
-        compare(args.compare, rows, totals)
+        compare(args.compare, rows, args.metric)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,11 @@
 /* Conv2d: descriptor validation, output shape, choice of algorithm and work
  * split (the "plan"), workspace size, and the public forward / backward,
  * which check their arguments and run the planned method:
- *   im2col + SGEMM    src/nn/conv2d_im2col_forward.c, conv2d_im2col_backward.c
- *   Winograd F(2,3)   src/nn/conv2d_winograd_forward.c, conv2d_winograd_backward.c */
+ *   im2col + SGEMM  src/nn/conv2d_im2col_forward.c, conv2d_im2col_backward.c
+ *                   (im2col / col2im in src/nn/im2col.c)
+ *   Winograd        src/nn/conv2d_winograd_forward.c, conv2d_winograd_backward.c,
+ *                   conv2d_winograd_nhwc.c (maps up to 32x32)
+ *                   (transforms in src/nn/winograd.c, winograd_nhwc.c) */
 #include "maxdrop/conv2d.h"
 
 #include <limits.h>
@@ -10,17 +13,6 @@
 
 #include "nn/blas_threads.h"
 #include "nn/conv2d_plan.h"
-
-/* Winograd blocks: about MD_WINO_BLOCK_FLOATS transformed floats (V and M)
- * per thread, so that they stay in a core's cache, but at least
- * MD_WINO_MIN_TILES tiles (GEMM columns) and at most MD_WINO_MAX_TILES. */
-enum { MD_WINO_BLOCK_FLOATS = 1 << 18, MD_WINO_MIN_TILES = 64, MD_WINO_MAX_TILES = 512 };
-
-/* The channels-last Winograd kernels serve maps of at most this many
- * positions (CIFAR's 32x32); larger ones use the channel-first kernels, which
- * can cut an image into blocks of tile rows. */
-enum { MD_WINO_NHWC_MAX = 1024 };
-
 
 static int winograd_applies(const md_conv2d_desc *d) {
   return d->k_h == 3 && d->k_w == 3 && d->stride == 1;
@@ -154,7 +146,8 @@ static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d, int m) {
   p->shared_floats = (size_t)p->npts * oc * c; /* U or dU */
   /* channels-last kernels: maps of at most MD_WINO_NHWC_MAX positions, cut
    * into blocks of whole images only */
-  p->nhwc = p->wsub == 1 && wg->h * wg->w <= MD_WINO_NHWC_MAX && wg->oh * wg->ow <= MD_WINO_NHWC_MAX;
+  p->nhwc = p->wsub == 1 && wg->h * wg->w <= MD_WINO_NHWC_MAX &&
+            wg->oh * wg->ow <= MD_WINO_NHWC_MAX;
   if (p->nhwc) {
     const size_t in_sz = (size_t)wg->h * wg->w * c, out_sz = (size_t)wg->oh * wg->ow * oc;
     p->nhwc_floats = (size_t)p->blk_imgs * (in_sz > out_sz ? in_sz : out_sz);

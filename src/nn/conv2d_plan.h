@@ -11,7 +11,8 @@
  * Winograd method: the m x m output tiles are grouped into blocks: `blk_imgs`
  * whole images, or (blk_imgs == 1) `blk_rows` rows of tiles of one image. A
  * block is one GEMM per transform point (npts of them) with one column per
- * tile.
+ * tile. Maps of at most MD_WINO_NHWC_MAX positions (whole-image blocks) use
+ * the channels-last kernels (`nhwc`).
  *
  * Threads, both methods: forward runs tiles/blocks in parallel; backward-data
  * runs "units" (one image, or one tile/block of whole images) in parallel, so
@@ -32,6 +33,17 @@
 
 /* Target number of output positions (GEMM columns) per im2col tile. */
 enum { MD_CONV_TILE_COLS = 256 };
+
+/* Winograd blocks: about MD_WINO_BLOCK_FLOATS transformed floats (V and M)
+ * per thread, so that they stay in a core's cache, but at least
+ * MD_WINO_MIN_TILES tiles (GEMM columns) and at most MD_WINO_MAX_TILES. */
+enum { MD_WINO_BLOCK_FLOATS = 1 << 18, MD_WINO_MIN_TILES = 64, MD_WINO_MAX_TILES = 512 };
+
+/* The channels-last Winograd kernels serve maps of at most this many
+ * positions (CIFAR's 32x32); larger ones use the channel-first kernels, which
+ * can cut an image into blocks of tile rows. */
+enum { MD_WINO_NHWC_MAX = 1024 };
+
 
 typedef struct md_conv_plan {
   int winograd;     /* 1: Winograd method, 0: im2col method */

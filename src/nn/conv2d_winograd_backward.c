@@ -1,11 +1,13 @@
-/* Conv2d backward, Winograd method (see winograd.h and
- * conv2d_plan.h); gradients accumulate:
- *   dx      : per block, Z = A dy A^T, one GEMM per point, dV[xi] = U[xi]^T Z[xi],
- *             dx += B dV B^T; threads over images (or blocks of whole images)
+/* Conv2d backward, Winograd method (see winograd.h and conv2d_plan.h);
+ * gradients accumulate:
+ *   dx      : per block, Z = A dy A^T, one GEMM per transform point,
+ *             dV[xi] = U[xi]^T Z[xi], dx += B dV B^T; threads over images (or
+ *             blocks of whole images)
  *   dweight : dU[xi] = sum over blocks in order of Z[xi] V[xi]^T, V = B^T x B;
  *             threads over chunks of input channels (each computes V for its
  *             channels and Z for all); then dw += G^T dU G
- * (dbias is summed in conv2d.c). */
+ * Maps up to 32x32 go to the channels-last kernels (conv2d_winograd_nhwc.c).
+ * (dbias is summed in conv2d.c.) */
 #include <cblas.h>
 #include <omp.h>
 #include <string.h>

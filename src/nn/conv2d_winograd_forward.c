@@ -1,6 +1,8 @@
-/* Conv2d forward, Winograd method (see winograd.h and
- * conv2d_plan.h): per block of tiles, V = B^T x B for every input channel,
- * one GEMM per transform point, M[xi] = U[xi] V[xi], over the channels, y = A^T M A + bias. */
+/* Conv2d forward, Winograd method (see winograd.h and conv2d_plan.h): the
+ * transformed weights U, then per block of tiles V = B^T x B for every input
+ * channel, one GEMM over the channels per transform point, M[xi] = U[xi] V[xi],
+ * and y = A^T M A + bias. Maps up to 32x32 go to the channels-last kernels
+ * (conv2d_winograd_nhwc.c). */
 #include <cblas.h>
 #include <omp.h>
 

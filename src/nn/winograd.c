@@ -149,7 +149,8 @@ MD_INLINE void input_m(int m, const md_wino_geom *g, const float *x, int tr0, in
 #pragma omp simd
       for (int t = 0; t < t_n; ++t) {
         float s = 0.0f;
-        for (int l = 0; l < a; ++l) s += BT(m, i, l) * base[(size_t)(l % m) * stride + (l / m) * tw + t];
+        for (int l = 0; l < a; ++l)
+          s += BT(m, i, l) * base[(size_t)(l % m) * stride + (l / m) * tw + t];
         out[t] = s;
       }
     }

@@ -95,7 +95,8 @@ MD_INLINE void output_m(int m, const md_wino_geom *g, const float *mm, size_t xs
 #pragma omp simd
               for (int q = 0; q < n; ++q) {
                 float acc = 0.0f;
-                for (int i = 0; i < a; ++i) acc += AT(m, r, i) * mm[(size_t)(i * a + k) * xs + t * oc + ob + q];
+                for (int i = 0; i < a; ++i)
+                  acc += AT(m, r, i) * mm[(size_t)(i * a + k) * xs + t * oc + ob + q];
                 o[q] = acc;
               }
             }
@@ -156,7 +157,8 @@ MD_INLINE void dy_m(int m, const md_wino_geom *g, const float *dyt, int oc, int 
 #pragma omp simd
               for (int q = 0; q < n; ++q) {
                 float acc = 0.0f;
-                for (int r = 0; r < m; ++r) acc += AT(m, r, i) * rt[(size_t)(r * a + k) * MD_CB + q];
+                for (int r = 0; r < m; ++r)
+                  acc += AT(m, r, i) * rt[(size_t)(r * a + k) * MD_CB + q];
                 o[q] = acc;
               }
             }
@@ -181,7 +183,8 @@ MD_INLINE void input_adjoint_m(int m, const md_wino_geom *g, const float *dv, si
 #pragma omp simd
               for (int q = 0; q < n; ++q) {
                 float acc = 0.0f;
-                for (int i = 0; i < a; ++i) acc += BT(m, i, l) * dv[(size_t)(i * a + k) * xs + t * c + cb + q];
+                for (int i = 0; i < a; ++i)
+                  acc += BT(m, i, l) * dv[(size_t)(i * a + k) * xs + t * c + cb + q];
                 o[q] = acc;
               }
             }
@@ -196,7 +199,8 @@ MD_INLINE void input_adjoint_m(int m, const md_wino_geom *g, const float *dv, si
 #pragma omp simd
               for (int q = 0; q < n; ++q) {
                 float acc = 0.0f;
-                for (int k = 0; k < a; ++k) acc += BT(m, k, l2) * cr[(size_t)(l * a + k) * MD_CB + q];
+                for (int k = 0; k < a; ++k)
+                  acc += BT(m, k, l2) * cr[(size_t)(l * a + k) * MD_CB + q];
                 o[q] += acc;
               }
             }
