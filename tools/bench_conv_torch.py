@@ -6,12 +6,15 @@ in the same format, for the same batch and thread count.
     tools/bench_conv_torch.py [--batch N] [--reps R] [--net resnet18|wrn16-4|all]
                               [--threads T] [--compare MAXDROP_JSONL]
                               [--metric ms|min_ms|cpu_ms]
+                              [--driver DRIVER_CONV_BENCH [--rounds R]]
 
 With --compare, reads the driver's output (a file of its JSON lines) and
 prints, per shape and per network, maxdrop's time divided by PyTorch's
 (below 1: maxdrop is faster); --metric chooses median wall time (ms), the
 minimum (min_ms) or the median CPU time of the process (cpu_ms, the steadiest
-on a machine shared with other work). Backward computes the input gradient (except
+on a machine shared with other work). With --driver PATH (the built
+tests/parity/driver_conv_bench), runs it and PyTorch in --rounds alternate
+rounds with the same thread count and compares the smallest times of each. Backward computes the input gradient (except
 for the first layer, whose input needs none) and the weight gradient; times
 are medians over R repetitions after one warm-up, in milliseconds (also the
 minimum, and the median CPU time of the process over all its threads, which
@@ -21,6 +24,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import time
 
 import torch
@@ -103,17 +107,30 @@ def bench(args):
     return rows, totals
 
 
-def compare(path, rows, metric):
+def read_lines(lines):
+    """The per-shape JSON objects among lines, by shape."""
+    out = {}
+    for line in lines:
+        line = line.strip()
+        if line.startswith("{"):
+            d = json.loads(line)
+            if not d.get("total"):
+                out[key(d)] = d
+    return out
+
+
+def keep_min(best, new):
+    """best[shape][field] = min over rounds of every *_ms field."""
+    for k, d in new.items():
+        b = best.setdefault(k, dict(d))
+        for f, v in d.items():
+            if f.endswith("_ms"):
+                b[f] = min(b[f], v)
+
+
+def compare(ours, rows, metric):
     """Per shape and per network (each shape times its count): maxdrop / PyTorch,
     with the times named by metric: ms (median wall), min_ms, cpu_ms."""
-    ours = {}
-    with open(path) as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("{"):
-                d = json.loads(line)
-                if not d.get("total"):
-                    ours[key(d)] = d
     fk, bk = f"fwd_{metric}", f"bwd_{metric}"
     print(f"ratio = maxdrop {metric} / PyTorch {metric} (below 1: maxdrop is faster)")
     sums = {}
@@ -146,11 +163,29 @@ def main():
     ap.add_argument("--compare", metavar="MAXDROP_JSONL")
     ap.add_argument("--metric", default="ms", choices=["ms", "min_ms", "cpu_ms"],
                     help="times compared: median wall (ms), minimum wall, median CPU")
+    ap.add_argument("--driver", metavar="DRIVER_CONV_BENCH",
+                    help="run this maxdrop driver and PyTorch in alternate rounds, compare")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds with --driver")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    if args.driver:
+        # alternate rounds of maxdrop and PyTorch; the smallest time of each
+        best_md, best_pt = {}, {}
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+        for _ in range(args.rounds):
+            p = subprocess.run([args.driver, "--net", args.net, "--batch", str(args.batch),
+                                "--reps", str(args.reps)], env=env, capture_output=True,
+                               text=True, check=True)
+            keep_min(best_md, read_lines(p.stdout.splitlines()))
+            rows, _ = bench(args)
+            keep_min(best_pt, {key(r): r for r in rows})
+        rows = [best_pt[key(r)] for r in rows]
+        compare(best_md, rows, args.metric)
+        return
     rows, _ = bench(args)
     if args.compare:
-        compare(args.compare, rows, args.metric)
+        with open(args.compare) as f:
+            compare(read_lines(f), rows, args.metric)
 
 
 if __name__ == "__main__":

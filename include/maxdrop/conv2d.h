@@ -20,7 +20,9 @@
  * omp_get_max_threads(), and no more than the workspace holds) with
  * single-threaded OpenBLAS GEMM calls inside; they set OpenBLAS to one thread.
  * The results do not depend on the number of threads: every output element is
- * summed in the same order whatever the split.
+ * summed in the same order whatever the split. Calls that run at the same
+ * time need workspaces of their own. Workspace of CIFAR ResNet-18's largest
+ * layer (512 channels, 4x4 maps, batch 128, 2 threads): about 62 MB.
  *
  * Two algorithms, chosen from the shapes alone (never from the thread count):
  *  - Winograd for 3x3 stride-1 kernels with at least 16 input and 16 output
