@@ -1,8 +1,11 @@
 /* Conv2d: descriptor validation, output shape, choice of algorithm and work
  * split (the "plan"), workspace size, and the public forward / backward,
  * which check their arguments and run the planned method:
- *   im2col + SGEMM    src/nn/conv2d_im2col_forward.c, conv2d_im2col_backward.c
- *   Winograd F(2,3)   src/nn/conv2d_winograd_forward.c, conv2d_winograd_backward.c */
+ *   im2col + SGEMM  src/nn/conv2d_im2col_forward.c, conv2d_im2col_backward.c
+ *                   (im2col / col2im in src/nn/im2col.c)
+ *   Winograd        src/nn/conv2d_winograd_forward.c, conv2d_winograd_backward.c,
+ *                   conv2d_winograd_nhwc.c (maps up to 32x32)
+ *                   (transforms in src/nn/winograd.c, winograd_nhwc.c) */
 #include "maxdrop/conv2d.h"
 
 #include <limits.h>
@@ -11,12 +14,17 @@
 #include "nn/blas_threads.h"
 #include "nn/conv2d_plan.h"
 
-/* Winograd blocks hold about this many transformed floats (V and M) per
- * thread, and at most MD_WINO_MAX_TILES tiles. */
-enum { MD_WINO_BLOCK_FLOATS = 1 << 20, MD_WINO_MAX_TILES = 512, MD_WINO_MIN_TILES = 16 };
-
 static int winograd_applies(const md_conv2d_desc *d) {
   return d->k_h == 3 && d->k_w == 3 && d->stride == 1;
+}
+
+/* F(4x4, 3x3) unless its tiles waste so much of the output that F(2x2, 3x3)
+ * needs as few multiplications: per output, 36/16 times the padded area
+ * against 16/4 times it. */
+static int winograd_tile(int oh, int ow) {
+  const double a4 = (double)((oh + 3) / 4 * 4) * ((ow + 3) / 4 * 4);
+  const double a2 = (double)((oh + 1) / 2 * 2) * ((ow + 1) / 2 * 2);
+  return 36.0 / 16.0 * a4 < 16.0 / 4.0 * a2 ? 4 : 2;
 }
 
 md_status md_conv2d_check(const md_conv2d_desc *d) {
@@ -25,13 +33,15 @@ md_status md_conv2d_check(const md_conv2d_desc *d) {
       d->pad < 0 || (d->has_bias != 0 && d->has_bias != 1))
     return MD_ERR_INVALID_ARGUMENT;
   if (d->algo != MD_CONV2D_AUTO && d->algo != MD_CONV2D_IM2COL &&
-      d->algo != MD_CONV2D_WINOGRAD)
+      d->algo != MD_CONV2D_WINOGRAD_2X2 && d->algo != MD_CONV2D_WINOGRAD_4X4)
     return MD_ERR_INVALID_ARGUMENT;
-  if (d->algo == MD_CONV2D_WINOGRAD && !winograd_applies(d)) return MD_ERR_INVALID_ARGUMENT;
+  if ((d->algo == MD_CONV2D_WINOGRAD_2X2 || d->algo == MD_CONV2D_WINOGRAD_4X4) &&
+      !winograd_applies(d))
+    return MD_ERR_INVALID_ARGUMENT;
   /* K = in_c*k_h*k_w is a GEMM dimension (int) */
   const int64_t kk = (int64_t)d->k_h * d->k_w;
   if (kk > INT_MAX || (int64_t)d->in_c * kk > INT_MAX) return MD_ERR_INVALID_ARGUMENT;
-  /* the Winograd weights: 16 * out_c * in_c floats */
+  /* the Winograd weights: 36 * out_c * in_c floats */
   if ((int64_t)d->out_c * d->in_c > INT_MAX) return MD_ERR_INVALID_ARGUMENT;
   return MD_OK;
 }
@@ -89,23 +99,28 @@ static void plan_im2col(md_conv_plan *p, const md_conv2d_desc *d) {
   }
   p->n_chunks = weight_chunks(d->in_c, p->k);
   /* a tile inside one image of a 1x1 stride-1 convolution reads x directly */
-  p->col_floats = p->direct && p->per_tile == 1 ? 0 : (size_t)p->k * (size_t)p->width;
+  const int im2col = !(p->direct && p->per_tile == 1);
+  p->col_floats = im2col ? (size_t)p->k * (size_t)p->width : 0;
   p->out_floats = p->per_tile > 1 ? (size_t)p->oc * (size_t)p->width : 0;
+  int rows = p->per_tile > 1 ? p->g.oh : (p->width + p->g.ow - 1) / p->g.ow + 1;
+  if (rows > p->g.oh) rows = p->g.oh;
+  p->pad_floats = im2col ? md_im2col_scratch_floats(&p->g, rows) : 0;
   p->shared_floats = 0;
-  p->thread_floats = p->col_floats + p->out_floats;
+  p->thread_floats = p->col_floats + p->out_floats + p->pad_floats;
 }
 
-static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d) {
+static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d, int m) {
   md_wino_geom *wg = &p->wg;
+  wg->m = m;
   wg->h = p->g.h;
   wg->w = p->g.w;
   wg->pad = d->pad;
   wg->oh = p->g.oh;
   wg->ow = p->g.ow;
-  wg->th = (wg->oh + 1) / 2;
-  wg->tw = (wg->ow + 1) / 2;
+  md_wino_geom_tiles(wg);
+  p->npts = (wg->m + 2) * (wg->m + 2);
   const int c = d->in_c, oc = d->out_c;
-  int target = MD_WINO_BLOCK_FLOATS / (16 * (c + oc));
+  int target = MD_WINO_BLOCK_FLOATS / (p->npts * (c + oc));
   if (target > MD_WINO_MAX_TILES) target = MD_WINO_MAX_TILES;
   if (target < MD_WINO_MIN_TILES) target = MD_WINO_MIN_TILES;
   const int per_img = wg->th * wg->tw;
@@ -124,14 +139,26 @@ static void plan_winograd(md_conv_plan *p, const md_conv2d_desc *d) {
     p->n_blocks = (p->n + p->blk_imgs - 1) / p->blk_imgs;
     p->n_units = p->n_blocks;
   }
-  p->n_chunks = weight_chunks(c, p->k);
-  p->chunk_max = (c + p->n_chunks - 1) / p->n_chunks;
+  /* backward-weight: two chunks of input channels; each transforms dy for
+   * every output channel, so more chunks would repeat that work */
+  p->n_chunks = c < 2 ? c : 2;
   const size_t t = (size_t)p->tiles;
-  p->shared_floats = (size_t)16 * oc * c; /* U, the transformed weights */
-  /* forward: V (16 x c x t) + M (16 x oc x t); backward-data: Z + dV, the
-   * same; backward-weight: V of a chunk + Z + dU of a chunk (16 x oc x chunk) */
-  p->thread_floats = 16 * t * (size_t)(c + oc) + (size_t)16 * oc * p->chunk_max +
-                     md_wino_scratch_floats(wg);
+  p->shared_floats = (size_t)p->npts * oc * c; /* U or dU */
+  /* channels-last kernels: maps of at most MD_WINO_NHWC_MAX positions, cut
+   * into blocks of whole images only */
+  p->nhwc = p->wsub == 1 && wg->h * wg->w <= MD_WINO_NHWC_MAX &&
+            wg->oh * wg->ow <= MD_WINO_NHWC_MAX;
+  if (p->nhwc) {
+    const size_t in_sz = (size_t)wg->h * wg->w * c, out_sz = (size_t)wg->oh * wg->ow * oc;
+    p->nhwc_floats = (size_t)p->blk_imgs * (in_sz > out_sz ? in_sz : out_sz);
+    p->wscratch = md_wino_nhwc_scratch_floats(wg);
+  } else {
+    p->nhwc_floats = 0;
+    p->wscratch = md_wino_scratch_floats(wg, p->blk_rows);
+  }
+  /* forward: V (npts x c x t) + M (npts x oc x t); backward-data: dV + Z,
+   * the same; backward-weight: V of a chunk + Z */
+  p->thread_floats = (size_t)p->npts * t * (size_t)(c + oc) + p->wscratch + 2 * p->nhwc_floats;
 }
 
 md_status md_conv_plan_make(const md_conv2d_desc *d, md_shape in, md_conv_plan *pl) {
@@ -153,11 +180,14 @@ md_status md_conv_plan_make(const md_conv2d_desc *d, md_shape in, md_conv_plan *
   p.p = p.g.oh * p.g.ow;
   p.kk = d->k_h * d->k_w;
   p.k = d->in_c * p.kk;
-  if (d->algo == MD_CONV2D_WINOGRAD) p.winograd = 1;
-  else if (d->algo == MD_CONV2D_IM2COL) p.winograd = 0;
-  else p.winograd = winograd_applies(d) && d->in_c >= 16 && d->out_c >= 16 && p.g.oh >= 4 &&
-                    p.g.ow >= 4;
-  if (p.winograd) plan_winograd(&p, d);
+  int m = 0; /* Winograd output tile size, 0: im2col */
+  if (d->algo == MD_CONV2D_WINOGRAD_2X2) m = 2;
+  else if (d->algo == MD_CONV2D_WINOGRAD_4X4) m = 4;
+  else if (d->algo == MD_CONV2D_AUTO && winograd_applies(d) && d->in_c >= 16 &&
+           d->out_c >= 16 && p.g.oh >= 4 && p.g.ow >= 4)
+    m = winograd_tile(p.g.oh, p.g.ow);
+  p.winograd = m > 0;
+  if (p.winograd) plan_winograd(&p, d, m);
   else plan_im2col(&p, d);
   *pl = p;
   return MD_OK;

@@ -33,7 +33,10 @@ static const float *dy_block(const md_conv_plan *pl, const md_conv_tile *tl, con
 
 /* dx of the images of tile t. */
 static void dx_tile(const md_conv_plan *pl, int t, const float *weight, const float *dy,
-                    float *dx, float *col, float *out) {
+                    float *dx, float *mine) {
+  /* scratch: im2col block, output block, im2col's own; none for a direct 1x1 */
+  float *col = mine, *out = mine ? col + pl->col_floats : NULL;
+  float *pad = mine ? out + pl->out_floats : NULL;
   const md_conv_tile tl = md_conv_plan_tile(pl, t);
   const int cols = (tl.img1 - tl.img0) * (tl.p1 - tl.p0);
   const size_t x_img = (size_t)pl->g.c * pl->g.h * pl->g.w;
@@ -48,12 +51,15 @@ static void dx_tile(const md_conv_plan *pl, int t, const float *weight, const fl
   cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, pl->k, cols, pl->oc, 1.0f, weight,
               pl->k, dyt, lddy, 0.0f, col, cols);
   md_col2im_add(&pl->g, col, cols, tl.img1 - tl.img0, 0, pl->g.c, tl.p0, tl.p1,
-                dx + (size_t)tl.img0 * x_img, x_img);
+                dx + (size_t)tl.img0 * x_img, x_img, pad);
 }
 
 /* dweight columns of channels [c0, c1), summed over every tile in order. */
 static void dw_chunk(const md_conv_plan *pl, int c0, int c1, const float *x, const float *dy,
-                     float *dweight, float *col, float *out) {
+                     float *dweight, float *mine) {
+  /* scratch: im2col block, output block, im2col's own; none for a direct 1x1 */
+  float *col = mine, *out = mine ? col + pl->col_floats : NULL;
+  float *pad = mine ? out + pl->out_floats : NULL;
   const size_t x_img = (size_t)pl->g.c * pl->g.h * pl->g.w;
   const int rows = (c1 - c0) * pl->kk;
   for (int t = 0; t < pl->n_tiles; ++t) {
@@ -68,7 +74,7 @@ static void dw_chunk(const md_conv_plan *pl, int c0, int c1, const float *x, con
       ldb = pl->p;
     } else {
       md_im2col(&pl->g, x + (size_t)tl.img0 * x_img, x_img, tl.img1 - tl.img0, c0, c1, tl.p0,
-                tl.p1, col, cols);
+                tl.p1, col, cols, pad);
       b = col;
       ldb = cols;
     }
@@ -85,12 +91,10 @@ void md_conv_im2col_backward(const md_conv_plan *pl, const float *x, const float
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
     for (int u = 0; u < pl->n_units; ++u) {
       float *mine = md_conv_plan_thread_ws(pl, ws, omp_get_thread_num());
-      float *out = mine ? mine + pl->col_floats : NULL;
       if (pl->per_tile == 1) {
-        for (int s = 0; s < pl->sub; ++s)
-          dx_tile(pl, u * pl->sub + s, weight, dy, dx, mine, out);
+        for (int s = 0; s < pl->sub; ++s) dx_tile(pl, u * pl->sub + s, weight, dy, dx, mine);
       } else {
-        dx_tile(pl, u, weight, dy, dx, mine, out);
+        dx_tile(pl, u, weight, dy, dx, mine);
       }
     }
   }
@@ -101,7 +105,7 @@ void md_conv_im2col_backward(const md_conv_plan *pl, const float *x, const float
       float *mine = md_conv_plan_thread_ws(pl, ws, omp_get_thread_num());
       int c0, c1;
       md_conv_plan_chunk(pl, ch, &c0, &c1);
-      dw_chunk(pl, c0, c1, x, dy, dweight, mine, mine ? mine + pl->col_floats : NULL);
+      dw_chunk(pl, c0, c1, x, dy, dweight, mine);
     }
   }
 }

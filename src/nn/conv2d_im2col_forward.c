@@ -5,9 +5,12 @@
 
 #include "nn/conv2d_plan.h"
 
-/* Output tile t. col and out are this thread's scratch. */
+/* Output tile t; `mine` is this thread's workspace region. */
 static void forward_tile(const md_conv_plan *pl, int t, const float *x, const float *weight,
-                         const float *bias, float *y, float *col, float *out) {
+                         const float *bias, float *y, float *mine) {
+  /* scratch: im2col block, output block, im2col's own; none for a direct 1x1 */
+  float *col = mine, *out = mine ? col + pl->col_floats : NULL;
+  float *pad = mine ? out + pl->out_floats : NULL;
   const md_conv_tile tl = md_conv_plan_tile(pl, t);
   const int cols = (tl.img1 - tl.img0) * (tl.p1 - tl.p0);
   const size_t x_img = (size_t)pl->g.c * pl->g.h * pl->g.w; /* floats per x image */
@@ -21,7 +24,7 @@ static void forward_tile(const md_conv_plan *pl, int t, const float *x, const fl
     ldb = pl->p;
   } else {
     md_im2col(&pl->g, x + (size_t)tl.img0 * x_img, x_img, tl.img1 - tl.img0, 0, pl->g.c,
-              tl.p0, tl.p1, col, cols);
+              tl.p0, tl.p1, col, cols, pad);
     b = col;
     ldb = cols;
   }
@@ -61,6 +64,6 @@ void md_conv_im2col_forward(const md_conv_plan *pl, const float *x, const float 
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
   for (int t = 0; t < pl->n_tiles; ++t) {
     float *mine = md_conv_plan_thread_ws(pl, ws, omp_get_thread_num());
-    forward_tile(pl, t, x, weight, bias, y, mine, mine ? mine + pl->col_floats : NULL);
+    forward_tile(pl, t, x, weight, bias, y, mine);
   }
 }

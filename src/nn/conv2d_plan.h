@@ -8,15 +8,17 @@
  * `per_tile` whole images. A tile is one GEMM: (out_c x K) weight times
  * (K x cols) im2col block, K = in_c * k_h * k_w.
  *
- * Winograd method: the 2x2 output tiles are grouped into blocks: `blk_imgs`
+ * Winograd method: the m x m output tiles are grouped into blocks: `blk_imgs`
  * whole images, or (blk_imgs == 1) `blk_rows` rows of tiles of one image. A
- * block is sixteen GEMMs (one per transform point) with one column per tile.
+ * block is one GEMM per transform point (npts of them) with one column per
+ * tile. Maps of at most MD_WINO_NHWC_MAX positions (whole-image blocks) use
+ * the channels-last kernels (`nhwc`).
  *
  * Threads, both methods: forward runs tiles/blocks in parallel; backward-data
  * runs "units" (one image, or one tile/block of whole images) in parallel, so
  * that no two threads add into the same dx image; backward-weight gives each
- * thread whole channel chunks of dweight, each summed over all tiles/blocks in
- * order.
+ * thread whole chunks of input channels of dweight, each summed over all
+ * tiles/blocks in order.
  *
  * Workspace: `shared_floats` used by all threads (the transformed weights of
  * the Winograd method), then one region of `thread_floats` per thread. */
@@ -31,6 +33,17 @@
 
 /* Target number of output positions (GEMM columns) per im2col tile. */
 enum { MD_CONV_TILE_COLS = 256 };
+
+/* Winograd blocks: about MD_WINO_BLOCK_FLOATS transformed floats (V and M)
+ * per thread, so that they stay in a core's cache, but at least
+ * MD_WINO_MIN_TILES tiles (GEMM columns) and at most MD_WINO_MAX_TILES. */
+enum { MD_WINO_BLOCK_FLOATS = 1 << 18, MD_WINO_MIN_TILES = 64, MD_WINO_MAX_TILES = 512 };
+
+/* The channels-last Winograd kernels serve maps of at most this many
+ * positions (CIFAR's 32x32); larger ones use the channel-first kernels, which
+ * can cut an image into blocks of tile rows. */
+enum { MD_WINO_NHWC_MAX = 1024 };
+
 
 typedef struct md_conv_plan {
   int winograd;     /* 1: Winograd method, 0: im2col method */
@@ -53,15 +66,19 @@ typedef struct md_conv_plan {
   int n_tiles;      /* number of tiles */
   size_t col_floats;  /* per-thread im2col scratch (0 when not needed) */
   size_t out_floats;  /* per-thread output-tile scratch (0 when not needed) */
+  size_t pad_floats;  /* per-thread scratch of md_im2col / md_col2im_add */
 
   /* Winograd method */
   md_wino_geom wg;
+  int npts;         /* transform points (a*a, a = wg.m + 2): GEMMs per block */
   int blk_imgs;     /* whole images per block (1: see blk_rows) */
   int blk_rows;     /* tile rows per block when blk_imgs == 1 */
   int wsub;         /* blocks per image when blk_imgs == 1 */
   int n_blocks;
   int tiles;        /* the most tiles (GEMM columns) of any block */
-  int chunk_max;    /* the most channels of any backward-weight chunk */
+  int nhwc;         /* 1: channels-last kernels (whole-image blocks, small maps) */
+  size_t wscratch;  /* per-thread floats of transform scratch */
+  size_t nhwc_floats; /* per-thread floats of each channels-last image block */
 } md_conv_plan;
 
 /* One im2col tile: images [img0, img1), and the output positions [p0, p1) of each. */

@@ -1,124 +1,125 @@
 /* im2col / col2im on blocks of rows and columns (see im2col.h).
  *
- * Two ways through a row (c, u, v) of the matrix:
- *  - "same" layout (stride 1 and OW == W): output position p reads image
- *    element p + d, d = (u - pad)*W + (v - pad), so the whole row is one
- *    contiguous copy (or add), followed by zeroing the few columns that fall
- *    in the left/right padding of each output row;
- *  - otherwise, output row by output row, with a strided read.
- * Indices, not pointers, carry the offsets: they may be negative. */
+ * One input channel at a time is first copied into a small "phase plane":
+ * the rows the block reads, zero-padded, with the columns split by phase
+ * modulo the stride: plane[b][r][j] = x[r0 + r - pad][j*stride + b - pad]
+ * (0 outside the image). Matrix row (c, u, v) at output row i then reads the
+ * contiguous run plane[v % stride][(i - i0)*stride + u][v / stride + j],
+ * j = 0 .. OW-1: every copy is branch-free. col2im accumulates into a zeroed
+ * phase plane the same way and adds it back into the image. */
 #include "nn/im2col.h"
 
 #include <stddef.h>
+#include <string.h>
 
-/* floor(a / b) for b > 0 and any sign of a. */
-static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+/* Shape of the phase plane for output rows [i0, i1]. */
+typedef struct phase_plane {
+  int s;      /* stride = number of column phases */
+  int rows;   /* padded input rows held: (i1 - i0)*stride + kh */
+  int len;    /* floats per row of one phase: OW + (kw - 1) / stride */
+  int row0;   /* first padded input row held: i0 * stride */
+} phase_plane;
 
-static int clamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
-
-/* Output columns [*lo, *hi) of kernel column v that read inside the image:
- * 0 <= j*stride - pad + v < W. */
-static void valid_cols(const md_conv_geom *g, int v, int *lo, int *hi) {
-  const int s = g->stride;
-  const int a = g->pad - v <= 0 ? 0 : (g->pad - v + s - 1) / s;
-  const int b = floor_div(g->w - 1 + g->pad - v, s) + 1;
-  *lo = clamp(a, 0, g->ow);
-  *hi = clamp(b, *lo, g->ow);
+static phase_plane plane_for(const md_conv_geom *g, int i0, int i1) {
+  phase_plane pp;
+  pp.s = g->stride;
+  pp.rows = (i1 - i0) * g->stride + g->kh;
+  pp.len = g->ow + (g->kw - 1) / g->stride;
+  pp.row0 = i0 * g->stride;
+  return pp;
 }
 
-/* Output rows [*lo, *hi) of kernel row u that read inside the image. */
-static void valid_rows(const md_conv_geom *g, int u, int *lo, int *hi) {
-  const int s = g->stride;
-  const int a = g->pad - u <= 0 ? 0 : (g->pad - u + s - 1) / s;
-  const int b = floor_div(g->h - 1 + g->pad - u, s) + 1;
-  *lo = clamp(a, 0, g->oh);
-  *hi = clamp(b, *lo, g->oh);
+size_t md_im2col_scratch_floats(const md_conv_geom *g, int out_rows) {
+  const phase_plane pp = plane_for(g, 0, out_rows - 1);
+  return (size_t)pp.s * pp.rows * pp.len;
 }
 
-/* "Same" layout, one row (u, v) of one channel plane xc: the positions
- * [*a, *b) (within [p0, p1)) that are copied from xc[p + d]; everything else
- * in [p0, p1) is 0. Fixups for the padding columns are left to the caller. */
-static void same_span(const md_conv_geom *g, int u, int v, int p0, int p1, ptrdiff_t *d,
-                      int *a, int *b) {
-  const int ow = g->ow, hw = g->h * g->w;
-  int ilo, ihi;
-  valid_rows(g, u, &ilo, &ihi);
-  *d = (ptrdiff_t)(u - g->pad) * g->w + (v - g->pad);
-  /* inside the valid output rows, and reading inside the plane */
-  ptrdiff_t lo = (ptrdiff_t)ilo * ow, hi = (ptrdiff_t)ihi * ow;
-  if (lo < -*d) lo = -*d;
-  if (hi > hw - *d) hi = hw - *d;
-  if (lo < p0) lo = p0;
-  if (hi > p1) hi = p1;
-  if (hi < lo) hi = lo;
-  *a = (int)lo;
-  *b = (int)hi;
+/* Fills the phase plane of channel plane xc (H, W). */
+static void build_plane(const md_conv_geom *g, const phase_plane *pp, const float *xc,
+                        float *plane) {
+  const int s = pp->s, len = pp->len, p = g->pad;
+  for (int r = 0; r < pp->rows; ++r) {
+    if (r % s >= g->kh) continue; /* a row no kernel row reads (k_h < stride) */
+    const int ih = pp->row0 + r - p;
+    const int valid = ih >= 0 && ih < g->h;
+    const float *src = valid ? xc + (size_t)ih * g->w : NULL;
+    for (int b = 0; b < s && b < g->kw; ++b) { /* phases no kernel column reads are skipped */
+      float *dst = plane + ((size_t)b * pp->rows + r) * len;
+      if (!valid) {
+        memset(dst, 0, sizeof(float) * (size_t)len);
+        continue;
+      }
+      /* dst[j] = src[j*s + b - p]: inside the row for j in [lo, hi) */
+      int lo = p - b <= 0 ? 0 : (p - b + s - 1) / s;
+      int hi = g->w - 1 + p - b < 0 ? 0 : (g->w - 1 + p - b) / s + 1;
+      if (lo > len) lo = len;
+      if (hi > len) hi = len;
+      if (hi < lo) hi = lo;
+      for (int j = 0; j < lo; ++j) dst[j] = 0.0f;
+      if (s == 1) {
+        if (hi > lo) memcpy(dst + lo, src + (lo + b - p), sizeof(float) * (size_t)(hi - lo));
+      } else if (s == 2) { /* a constant stride vectorises */
+        const float *q = src + (2 * lo + b - p);
+#pragma omp simd
+        for (int j = 0; j < hi - lo; ++j) dst[lo + j] = q[2 * j];
+      } else {
+        for (int j = lo; j < hi; ++j) dst[j] = src[j * s + b - p];
+      }
+      for (int j = hi; j < len; ++j) dst[j] = 0.0f;
+    }
+  }
 }
 
-/* Zeroes, in a block row holding positions [p0, p1) at row[p - p0], the
- * positions of the valid output rows whose column falls in the padding. */
-static void zero_pad_cols(const md_conv_geom *g, int u, int v, int p0, int p1, float *row) {
-  int ilo, ihi, jlo, jhi;
-  valid_rows(g, u, &ilo, &ihi);
-  valid_cols(g, v, &jlo, &jhi);
-  if (jlo == 0 && jhi == g->ow) return;
-  const int ow = g->ow;
-  const int i0 = p0 / ow > ilo ? p0 / ow : ilo;
-  const int i1 = (p1 - 1) / ow + 1 < ihi ? (p1 - 1) / ow + 1 : ihi;
-  for (int i = i0; i < i1; ++i) {
-    const int base = i * ow;
-    for (int j = 0; j < jlo; ++j)
-      if (base + j >= p0 && base + j < p1) row[base + j - p0] = 0.0f;
-    for (int j = jhi; j < ow; ++j)
-      if (base + j >= p0 && base + j < p1) row[base + j - p0] = 0.0f;
+/* Adds the phase plane back into channel plane xc (H, W) (padding dropped). */
+static void add_plane(const md_conv_geom *g, const phase_plane *pp, const float *plane,
+                      float *xc) {
+  const int s = pp->s, len = pp->len, p = g->pad;
+  for (int r = 0; r < pp->rows; ++r) {
+    const int ih = pp->row0 + r - p;
+    if (ih < 0 || ih >= g->h || r % s >= g->kh) continue;
+    float *dst = xc + (size_t)ih * g->w;
+    for (int b = 0; b < s && b < g->kw; ++b) {
+      const float *src = plane + ((size_t)b * pp->rows + r) * len;
+      int lo = p - b <= 0 ? 0 : (p - b + s - 1) / s;
+      int hi = g->w - 1 + p - b < 0 ? 0 : (g->w - 1 + p - b) / s + 1;
+      if (lo > len) lo = len;
+      if (hi > len) hi = len;
+      if (s == 1) {
+        float *d = dst + (lo - p);
+        const float *q = src + lo;
+#pragma omp simd
+        for (int j = 0; j < hi - lo; ++j) d[j] += q[j];
+      } else if (s == 2) {
+        float *d = dst + (2 * lo + b - p);
+        const float *q = src + lo;
+#pragma omp simd
+        for (int j = 0; j < hi - lo; ++j) d[2 * j] += q[j];
+      } else {
+        for (int j = lo; j < hi; ++j) dst[j * s + b - p] += src[j];
+      }
+    }
   }
 }
 
 void md_im2col(const md_conv_geom *g, const float *x, size_t x_stride, int nimg, int c0,
-               int c1, int p0, int p1, float *col, int ld) {
-  const int s = g->stride, ow = g->ow, w = p1 - p0;
-  const size_t plane = (size_t)g->h * g->w;
-  const int same = s == 1 && g->ow == g->w;
-  float *row = col;
-  for (int c = c0; c < c1; ++c) {
-    for (int u = 0; u < g->kh; ++u) {
-      int ilo, ihi;
-      valid_rows(g, u, &ilo, &ihi);
-      for (int v = 0; v < g->kw; ++v, row += ld) {
-        int jlo, jhi;
-        valid_cols(g, v, &jlo, &jhi);
-        for (int b = 0; b < nimg; ++b) {
-          const float *xc = x + b * x_stride + c * plane;
-          float *dst = row + (size_t)b * w; /* dst[p - p0] */
-          if (same) {
-            ptrdiff_t d;
-            int a, e;
-            same_span(g, u, v, p0, p1, &d, &a, &e);
-            for (int p = p0; p < a; ++p) dst[p - p0] = 0.0f;
-            for (int p = a; p < e; ++p) dst[p - p0] = xc[p + d];
-            for (int p = e; p < p1; ++p) dst[p - p0] = 0.0f;
-            zero_pad_cols(g, u, v, p0, p1, dst);
-            continue;
-          }
-          const int i_first = p0 / ow, i_last = (p1 - 1) / ow;
-          for (int i = i_first; i <= i_last; ++i) {
-            /* output columns [ja, jb) of output row i lie in the block */
-            const int ja = i == i_first ? p0 - i * ow : 0;
-            const int jb = i == i_last ? p1 - i * ow : ow;
-            const ptrdiff_t q = (ptrdiff_t)i * ow - p0; /* dst[q + j], j in [ja, jb) */
-            if (i < ilo || i >= ihi) {
-              for (int j = ja; j < jb; ++j) dst[q + j] = 0.0f;
-              continue;
-            }
-            const int a = clamp(jlo, ja, jb), e = clamp(jhi, a, jb);
-            const ptrdiff_t r = (ptrdiff_t)(i * s - g->pad + u) * g->w - g->pad + v;
-            for (int j = ja; j < a; ++j) dst[q + j] = 0.0f;
-            if (s == 1) {
-              for (int j = a; j < e; ++j) dst[q + j] = xc[r + j];
-            } else {
-              for (int j = a; j < e; ++j) dst[q + j] = xc[r + (ptrdiff_t)j * s];
-            }
-            for (int j = e; j < jb; ++j) dst[q + j] = 0.0f;
+               int c1, int p0, int p1, float *col, int ld, float *scratch) {
+  const int ow = g->ow, w = p1 - p0, i0 = p0 / ow, i1 = (p1 - 1) / ow;
+  const phase_plane pp = plane_for(g, i0, i1);
+  const size_t plane_sz = (size_t)g->h * g->w;
+  for (int b = 0; b < nimg; ++b) {
+    for (int c = c0; c < c1; ++c) {
+      build_plane(g, &pp, x + b * x_stride + c * plane_sz, scratch);
+      float *row = col + (size_t)(c - c0) * g->kh * g->kw * ld + (size_t)b * w;
+      for (int u = 0; u < g->kh; ++u) {
+        for (int v = 0; v < g->kw; ++v, row += ld) {
+          const float *src = scratch + ((size_t)(v % pp.s) * pp.rows + u) * pp.len + v / pp.s;
+          for (int i = i0; i <= i1; ++i) {
+            /* output positions [a, e) of row i lie in the block */
+            const int a = i == i0 ? p0 - i * ow : 0, e = i == i1 ? p1 - i * ow : ow;
+            const float *q = src + (size_t)(i - i0) * pp.s * pp.len;
+            const ptrdiff_t o = (ptrdiff_t)i * ow - p0; /* row[o + j]; o may be < 0 */
+#pragma omp simd
+            for (int j = a; j < e; ++j) row[o + j] = q[j];
           }
         }
       }
@@ -126,47 +127,29 @@ void md_im2col(const md_conv_geom *g, const float *x, size_t x_stride, int nimg,
   }
 }
 
-void md_col2im_add(const md_conv_geom *g, float *col, int ld, int nimg, int c0, int c1,
-                   int p0, int p1, float *x, size_t x_stride) {
-  const int s = g->stride, ow = g->ow, w = p1 - p0;
-  const size_t plane = (size_t)g->h * g->w;
-  const int same = s == 1 && g->ow == g->w;
-  float *row = col;
-  for (int c = c0; c < c1; ++c) {
-    for (int u = 0; u < g->kh; ++u) {
-      int ilo, ihi;
-      valid_rows(g, u, &ilo, &ihi);
-      for (int v = 0; v < g->kw; ++v, row += ld) {
-        int jlo, jhi;
-        valid_cols(g, v, &jlo, &jhi);
-        for (int b = 0; b < nimg; ++b) {
-          float *xc = x + b * x_stride + c * plane;
-          float *src = row + (size_t)b * w; /* src[p - p0] */
-          if (same) {
-            ptrdiff_t d;
-            int a, e;
-            same_span(g, u, v, p0, p1, &d, &a, &e);
-            /* padding columns add 0 to a neighbouring element instead */
-            zero_pad_cols(g, u, v, p0, p1, src);
-            for (int p = a; p < e; ++p) xc[p + d] += src[p - p0];
-            continue;
-          }
-          const int i_first = p0 / ow, i_last = (p1 - 1) / ow;
-          const int i0 = i_first > ilo ? i_first : ilo, i1 = i_last < ihi - 1 ? i_last : ihi - 1;
+void md_col2im_add(const md_conv_geom *g, const float *col, int ld, int nimg, int c0, int c1,
+                   int p0, int p1, float *x, size_t x_stride, float *scratch) {
+  const int ow = g->ow, w = p1 - p0, i0 = p0 / ow, i1 = (p1 - 1) / ow;
+  const phase_plane pp = plane_for(g, i0, i1);
+  const size_t plane_sz = (size_t)g->h * g->w;
+  const size_t pp_sz = (size_t)pp.s * pp.rows * pp.len;
+  for (int b = 0; b < nimg; ++b) {
+    for (int c = c0; c < c1; ++c) {
+      memset(scratch, 0, sizeof(float) * pp_sz);
+      const float *row = col + (size_t)(c - c0) * g->kh * g->kw * ld + (size_t)b * w;
+      for (int u = 0; u < g->kh; ++u) {
+        for (int v = 0; v < g->kw; ++v, row += ld) {
+          float *dst = scratch + ((size_t)(v % pp.s) * pp.rows + u) * pp.len + v / pp.s;
           for (int i = i0; i <= i1; ++i) {
-            const int ja = i == i_first ? p0 - i * ow : 0;
-            const int jb = i == i_last ? p1 - i * ow : ow;
-            const int a = clamp(jlo, ja, jb), e = clamp(jhi, a, jb);
-            const ptrdiff_t q = (ptrdiff_t)i * ow - p0; /* src[q + j] */
-            const ptrdiff_t r = (ptrdiff_t)(i * s - g->pad + u) * g->w - g->pad + v;
-            if (s == 1) {
-              for (int j = a; j < e; ++j) xc[r + j] += src[q + j];
-            } else {
-              for (int j = a; j < e; ++j) xc[r + (ptrdiff_t)j * s] += src[q + j];
-            }
+            const int a = i == i0 ? p0 - i * ow : 0, e = i == i1 ? p1 - i * ow : ow;
+            float *q = dst + (size_t)(i - i0) * pp.s * pp.len;
+            const ptrdiff_t o = (ptrdiff_t)i * ow - p0;
+#pragma omp simd
+            for (int j = a; j < e; ++j) q[j] += row[o + j];
           }
         }
       }
+      add_plane(g, &pp, scratch, x + b * x_stride + c * plane_sz);
     }
   }
 }

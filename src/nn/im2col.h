@@ -21,15 +21,20 @@ typedef struct md_conv_geom {
   int oh, ow;       /* output size */
 } md_conv_geom;
 
+/* Floats of scratch md_im2col and md_col2im_add need for blocks whose
+ * positions span at most `out_rows` output rows. */
+size_t md_im2col_scratch_floats(const md_conv_geom *g, int out_rows);
+
 /* col[(c - c0)*kh*kw + u*kw + v][b*(p1 - p0) + p - p0] = the entry above;
  * `ld` is the row stride of col. */
 void md_im2col(const md_conv_geom *g, const float *x /* nimg x (C, H, W) */, size_t x_stride,
-               int nimg, int c0, int c1, int p0, int p1, float *col, int ld);
+               int nimg, int c0, int c1, int p0, int p1, float *col, int ld, float *scratch);
 
 /* The adjoint: adds every entry of the same block of col into the x element
- * it was read from (entries that fall in the padding are dropped). col is
- * scratch: the entries that fall in the padding may be overwritten with 0. */
-void md_col2im_add(const md_conv_geom *g, float *col, int ld, int nimg, int c0, int c1,
-                   int p0, int p1, float *x /* nimg x (C, H, W) */, size_t x_stride);
+ * it was read from (entries that fall in the padding are dropped), in a fixed
+ * order. */
+void md_col2im_add(const md_conv_geom *g, const float *col, int ld, int nimg, int c0, int c1,
+                   int p0, int p1, float *x /* nimg x (C, H, W) */, size_t x_stride,
+                   float *scratch);
 
 #endif

@@ -9,7 +9,8 @@
  * Backward computes dx, dweight (and no dbias: these convolutions have none),
  * except for the first layer, which has no input gradient (dx = NULL). Times
  * are medians over R repetitions after one warm-up, in milliseconds (and the
- * minimum, less sensitive to other processes on a shared machine). --only I
+ * minimum, and the median CPU time of the process over all its threads:
+ * less sensitive to other processes on a shared machine). --only I
  * times only the I-th shape of the table (from 0); --algo forces an algorithm
  * where it applies. */
 #include <omp.h>
@@ -58,6 +59,12 @@ static double now_ms(void) {
   return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
 static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -92,15 +99,16 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--only") && i + 1 < argc) only = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
       ++i;
-      algo = !strcmp(argv[i], "im2col")     ? MD_CONV2D_IM2COL
-             : !strcmp(argv[i], "winograd") ? MD_CONV2D_WINOGRAD
-                                            : MD_CONV2D_AUTO;
+      algo = !strcmp(argv[i], "im2col")      ? MD_CONV2D_IM2COL
+             : !strcmp(argv[i], "winograd2") ? MD_CONV2D_WINOGRAD_2X2
+             : !strcmp(argv[i], "winograd4") ? MD_CONV2D_WINOGRAD_4X4
+                                             : MD_CONV2D_AUTO;
     }
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) omp_set_num_threads(atoi(argv[++i]));
     else {
       fprintf(stderr, "usage: driver_conv_bench [--batch N] [--reps R] "
                       "[--net resnet18|wrn16-4|all] [--threads T] [--only I]\n"
-                      "                         [--algo auto|im2col|winograd]\n");
+                      "                         [--algo auto|im2col|winograd2|winograd4]\n");
       return 2;
     }
   }
@@ -114,7 +122,8 @@ int main(int argc, char **argv) {
     if (strcmp(net, "all") && strcmp(net, sh->net)) continue;
     if (only >= 0 && only != s) continue;
     md_conv2d_desc d = {sh->in_c, sh->out_c, sh->k, sh->k, sh->stride, sh->pad, 0, algo};
-    if (algo == MD_CONV2D_WINOGRAD && (sh->k != 3 || sh->stride != 1)) d.algo = MD_CONV2D_AUTO;
+    if (algo >= MD_CONV2D_WINOGRAD_2X2 && (sh->k != 3 || sh->stride != 1))
+      d.algo = MD_CONV2D_AUTO;
     const md_shape in = {batch, sh->in_c, sh->hw, sh->hw};
     md_shape out;
     size_t wsn;
@@ -129,31 +138,36 @@ int main(int argc, char **argv) {
     float *dx = alloc_random((size_t)md_shape_numel(in), 5);
     float *dw = alloc_random(wn, 6);
     float *ws = alloc_random(wsn, 7);
-    double tf[1000], tb[1000];
+    double tf[1000], tb[1000], cf[1000], cb[1000];
     for (int r = -1; r < reps; ++r) {
+      const double c0 = cpu_ms();
       const double t0 = now_ms();
       if (md_conv2d_forward(&d, in, x, w, NULL, y, ws, wsn) != MD_OK) return 1;
-      const double t1 = now_ms();
+      const double t1 = now_ms(), c1 = cpu_ms();
       if (md_conv2d_backward(&d, in, x, w, dy, sh->first ? NULL : dx, dw, NULL, ws, wsn) !=
           MD_OK)
         return 1;
-      const double t2 = now_ms();
+      const double t2 = now_ms(), c2 = cpu_ms();
       if (r >= 0) {
         tf[r] = t1 - t0;
         tb[r] = t2 - t1;
+        cf[r] = c1 - c0;
+        cb[r] = c2 - c1;
       }
     }
     const double mf = median(tf, reps), mb = median(tb, reps); /* sorts tf, tb */
     const double minf = tf[0], minb = tb[0];
+    const double cpuf = median(cf, reps), cpub = median(cb, reps);
     const double flops = 2.0 * (double)out.n * out.c * out.h * out.w * sh->in_c * sh->k * sh->k;
     printf("{\"impl\": \"maxdrop\", \"net\": \"%s\", \"in_c\": %d, \"out_c\": %d, \"hw\": %d, "
            "\"k\": %d, \"stride\": %d, \"pad\": %d, \"batch\": %d, \"threads\": %d, "
            "\"count\": %d, \"fwd_ms\": %.3f, \"bwd_ms\": %.3f, \"fwd_gflops\": %.1f, "
            "\"bwd_gflops\": %.1f, \"fwd_min_ms\": %.3f, \"bwd_min_ms\": %.3f, "
+           "\"fwd_cpu_ms\": %.3f, \"bwd_cpu_ms\": %.3f, "
            "\"workspace_mb\": %.2f}\n",
            sh->net, sh->in_c, sh->out_c, sh->hw, sh->k, sh->stride, sh->pad, batch, threads,
            sh->count, mf, mb, flops / mf * 1e-6, (sh->first ? 1 : 2) * flops / mb * 1e-6,
-           minf, minb, wsn * 4.0 / 1048576.0);
+           minf, minb, cpuf, cpub, wsn * 4.0 / 1048576.0);
     fflush(stdout);
     const int ni = strcmp(sh->net, "resnet18") ? 1 : 0;
     total_fwd[ni] += sh->count * mf;

@@ -11,7 +11,8 @@
  *   --calls K    run backward K times (default 1)
  *   --no-dx      pass dx = NULL (and write no dx.npy)
  *   --threads T  omp_set_num_threads(T) first
- *   --algo A     conv algorithm: auto (default), im2col or winograd
+ *   --algo A     conv algorithm: auto (default), im2col, winograd2 (F(2x2,3x3))
+ *                or winograd4 (F(4x4,3x3))
  * The conv workspace is filled with NaN before use: nothing may read it
  * before writing it. Exit status 0 on success, 1 on a library error, 2 on a
  * usage error. */
@@ -98,7 +99,8 @@ static void parse_options(int argc, char **argv, int first) {
     } else if (!strcmp(argv[i], "--algo") && i + 1 < argc) {
       ++i;
       if (!strcmp(argv[i], "im2col")) algo = MD_CONV2D_IM2COL;
-      else if (!strcmp(argv[i], "winograd")) algo = MD_CONV2D_WINOGRAD;
+      else if (!strcmp(argv[i], "winograd2")) algo = MD_CONV2D_WINOGRAD_2X2;
+      else if (!strcmp(argv[i], "winograd4")) algo = MD_CONV2D_WINOGRAD_4X4;
       else if (!strcmp(argv[i], "auto")) algo = MD_CONV2D_AUTO;
       else exit(2);
     } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {

@@ -11,8 +11,8 @@ and the reference must not be all zeros. float32 rounding gives errors near
 of order 1.
 
 Every convolution runs with each algorithm that applies to it (im2col + GEMM
-always, Winograd F(2x2, 3x3) for 3x3 stride-1 kernels, and the automatic
-choice). Also checked: gradients ACCUMULATE (start from random dx0/dw0/db0, run
+always, Winograd F(2x2, 3x3) and F(4x4, 3x3) for 3x3 stride-1 kernels, and
+the automatic choice). Also checked: gradients ACCUMULATE (start from random dx0/dw0/db0, run
 backward twice: want = init + 2 * grad), dx = NULL works and leaves dweight /
 dbias right, and the results are bit-identical with 1 and 2 threads.
 """
@@ -29,6 +29,7 @@ ELEM_RTOL = 1e-4
 ELEM_ATOL_OF_MAX = 1e-5
 
 rng = np.random.default_rng(20240611)
+worst = {}  # largest norm-relative error seen, per algorithm / layer kind
 
 
 def check_rel(name, got, want):
@@ -42,6 +43,8 @@ def check_rel(name, got, want):
         mp.check(False, f"{name}: the reference is all zeros; the test would prove nothing")
         return
     rel = np.linalg.norm(got - want) / wnorm
+    tag = name.split(":")[0].split(" ")[0]
+    worst[tag] = max(worst.get(tag, 0.0), rel)
     err = np.abs(got - want)
     tol = ELEM_ATOL_OF_MAX * np.abs(want).max() + ELEM_RTOL * np.abs(want)
     bad = ~(err <= tol)
@@ -150,11 +153,11 @@ def run_case(kind, name, x, w, b, args, out_shape, opts=()):
 
 
 def conv_case(n, c, h, w, oc, kh, kw, stride, pad, bias):
-    """Runs with each algorithm that applies: im2col always, Winograd for 3x3
-    stride 1, and the automatic choice."""
+    """Runs with each algorithm that applies: im2col always, both Winograd
+    variants for 3x3 stride 1, and the automatic choice."""
     algos = ["im2col", "auto"]
     if kh == 3 and kw == 3 and stride == 1:
-        algos.insert(1, "winograd")
+        algos[1:1] = ["winograd2", "winograd4"]
     for algo in algos:
         name = (f"conv[{algo}] N{n} {c}->{oc} {h}x{w} k{kh}x{kw} s{stride} p{pad} "
                 f"{'bias' if bias else 'no bias'}")
@@ -200,9 +203,12 @@ CONV = [
     (3, 24, 9, 7, 16, 3, 3, 1, 1, True),      # Winograd, odd output: half tiles
     (2, 16, 10, 10, 32, 3, 3, 1, 0, True),    # Winograd, no padding
     (2, 16, 6, 6, 16, 3, 3, 1, 2, False),     # Winograd, pad 2
-    (1, 16, 50, 50, 16, 3, 3, 1, 1, True),    # Winograd, an image cut into blocks
+    (1, 16, 50, 50, 16, 3, 3, 1, 1, True),    # Winograd, an image cut into blocks (2x2)
+    (1, 16, 66, 67, 16, 3, 3, 1, 1, False),   # Winograd, an image cut into blocks (4x4)
     (40, 32, 4, 4, 32, 3, 3, 1, 1, False),    # Winograd, blocks of whole 4x4 images
     (2, 64, 8, 8, 128, 3, 3, 1, 1, False),    # ResNet-like widths
+    (2, 64, 32, 32, 64, 3, 3, 1, 1, False),   # ResNet-18 stage 1 (F(4x4) by default)
+    (3, 128, 4, 4, 128, 3, 3, 1, 1, True),    # 4x4 maps: one F(4x4) tile per image
 ]
 for cfg in CONV:
     conv_case(*cfg)
@@ -218,4 +224,6 @@ LINEAR = [
 for cfg in LINEAR:
     linear_case(*cfg)
 
+for tag, rel in sorted(worst.items()):
+    print(f"largest norm-relative error, {tag}: {rel:.2e}")
 mp.finish()

@@ -165,9 +165,10 @@ static void test_bad_descriptors(void **state) {
       {3, 4, 0, 3, 1, 1, 0, MD_CONV2D_AUTO},  {3, 4, 3, -1, 1, 1, 0, MD_CONV2D_AUTO},
       {3, 4, 3, 3, 0, 1, 0, MD_CONV2D_AUTO},  {3, 4, 3, 3, 1, -1, 0, MD_CONV2D_AUTO},
       {3, 4, 3, 3, 1, 1, 2, MD_CONV2D_AUTO},  {3, 4, 3, 3, -2, 1, 0, MD_CONV2D_AUTO},
-      {3, 4, 3, 3, 1, 1, 0, (md_conv2d_algo)3},  /* unknown algorithm */
-      {3, 4, 5, 5, 1, 2, 0, MD_CONV2D_WINOGRAD}, /* Winograd needs 3x3 ... */
-      {3, 4, 3, 3, 2, 1, 0, MD_CONV2D_WINOGRAD}, /* ... and stride 1 */
+      {3, 4, 3, 3, 1, 1, 0, (md_conv2d_algo)4},  /* unknown algorithm */
+      {3, 4, 5, 5, 1, 2, 0, MD_CONV2D_WINOGRAD_2X2}, /* Winograd needs 3x3 ... */
+      {3, 4, 3, 3, 2, 1, 0, MD_CONV2D_WINOGRAD_4X4}, /* ... and stride 1 */
+      {3, 4, 3, 1, 1, 1, 0, MD_CONV2D_WINOGRAD_4X4},
       {1 << 20, 4, 1 << 6, 1 << 6, 1, 0, 0, MD_CONV2D_AUTO}, /* in_c*k_h*k_w overflows int */
   };
   md_shape o;
@@ -253,16 +254,18 @@ static const conv_case cases[] = {
     {2, 16, 5, 7, 16, 3, 3, 1, 0, 1},   /* 3x3 valid, odd */
     {2, 16, 6, 6, 16, 3, 3, 1, 2, 0},   /* 3x3 pad 2 */
     {3, 16, 7, 5, 20, 3, 3, 1, 1, 1},   /* odd output: half-empty Winograd tiles */
-    {1, 16, 46, 46, 16, 3, 3, 1, 1, 1}, /* Winograd: an image cut into two blocks */
+    {1, 16, 46, 46, 16, 3, 3, 1, 1, 1}, /* Winograd F(2x2): an image cut into two blocks */
+    {1, 16, 66, 65, 16, 3, 3, 1, 1, 0}, /* Winograd F(4x4): an image cut into two blocks */
     {2, 3, 9, 9, 5, 3, 3, 1, 1, 1},     /* few channels */
 };
 
 /* The algorithms to run a case with: im2col always, Winograd where it applies. */
-static int algos_for(const conv_case *t, md_conv2d_algo out[2]) {
+static int algos_for(const conv_case *t, md_conv2d_algo out[3]) {
   out[0] = MD_CONV2D_IM2COL;
   if (t->k_h == 3 && t->k_w == 3 && t->stride == 1) {
-    out[1] = MD_CONV2D_WINOGRAD;
-    return 2;
+    out[1] = MD_CONV2D_WINOGRAD_2X2;
+    out[2] = MD_CONV2D_WINOGRAD_4X4;
+    return 3;
   }
   return 1;
 }
@@ -319,7 +322,7 @@ static void run_backward(const conv_data *s, float *dx, float *dw, float *db) {
 static void test_against_definition(void **state) {
   (void)state;
   for (int k = 0; k < n_cases; ++k) {
-   md_conv2d_algo algos[2];
+   md_conv2d_algo algos[3];
    const int na = algos_for(&cases[k], algos);
    for (int a = 0; a < na; ++a) {
     conv_data s = make_data(&cases[k], 100 + 10 * (uint64_t)k, algos[a]);
@@ -382,7 +385,7 @@ static void test_finite_differences(void **state) {
   (void)state;
   const int pick[] = {0, 1, 3, 4, 5, 6, 8, 11, 13};
   for (size_t k = 0; k < sizeof pick / sizeof pick[0]; ++k) {
-   md_conv2d_algo algos[2];
+   md_conv2d_algo algos[3];
    const int na = algos_for(&cases[pick[k]], algos);
    for (int a = 0; a < na; ++a) {
     conv_data s = make_data(&cases[pick[k]], 500 + 10 * (uint64_t)k, algos[a]);
@@ -468,7 +471,8 @@ static void accumulates_and_null_gradients(md_conv2d_algo algo) {
 static void test_accumulates_and_null_gradients(void **state) {
   (void)state;
   accumulates_and_null_gradients(MD_CONV2D_IM2COL);
-  accumulates_and_null_gradients(MD_CONV2D_WINOGRAD);
+  accumulates_and_null_gradients(MD_CONV2D_WINOGRAD_2X2);
+  accumulates_and_null_gradients(MD_CONV2D_WINOGRAD_4X4);
 }
 
 /* -------------------------------------------------- threads and workspace */
@@ -501,7 +505,9 @@ static void test_thread_count_independence(void **state) {
       {5, 32, 16, 16, 8, 1, 1, 1, 0, 1},  /* 1x1 without im2col */
       {4, 3, 18, 18, 16, 3, 3, 1, 1, 0},  /* few input channels */
       {6, 24, 20, 20, 32, 3, 3, 1, 1, 1}, /* Winograd (auto), one block per image */
-      {2, 16, 50, 50, 16, 3, 3, 1, 1, 0}, /* Winograd, images cut into blocks */
+      {2, 16, 50, 50, 16, 3, 3, 1, 1, 0}, /* Winograd F(2x2), images cut into blocks */
+      {2, 16, 66, 66, 16, 3, 3, 1, 1, 0}, /* Winograd F(4x4), images cut into blocks */
+      {3, 16, 12, 12, 16, 3, 3, 1, 1, 1}, /* Winograd F(2x2) (auto: output < 16x16) */
       {37, 32, 4, 4, 16, 3, 3, 1, 1, 1},  /* Winograd, blocks of whole images */
   };
   for (size_t k = 0; k < sizeof big / sizeof big[0]; ++k) {
