@@ -29,6 +29,19 @@ int md_cli_parse_double(const char *s, double *out);
 int md_cli_parse_long(const char *s, long *out);
 int md_cli_parse_u64(const char *s, unsigned long long *out);
 
+/* Largest --threads value any subcommand accepts (libgomp crashes on far
+ * larger teams). */
+enum { MD_CLI_MAX_THREADS = 4096 };
+
+/* Whether two paths name the same file, existing or not (the same inode, or
+ * the same name in the same resolved folder). */
+int md_cli_same_file(const char *a, const char *b);
+
+/* Checks, before any work, that output `path` (given with option `flag`) can
+ * be created: not a folder, and its folder exists. 0, or prints
+ * "maxdrop <cmd>: <flag>: ..." and returns exit code 1. */
+int md_cli_check_output(const char *cmd, const char *flag, const char *path);
+
 /* Sets the OpenMP thread count from --threads (value > 0) or leaves the
  * OMP_NUM_THREADS / default setting alone (value 0). */
 void md_cli_set_threads(long threads);

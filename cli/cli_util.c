@@ -1,8 +1,12 @@
 /* Error reporting and flag-value parsing shared by the subcommands. */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include <omp.h>
 
@@ -65,6 +69,60 @@ int md_cli_parse_u64(const char *s, unsigned long long *out) {
   const unsigned long long v = strtoull(s, &end, 10);
   if (*end != '\0' || errno == ERANGE) return -1;
   *out = v;
+  return 0;
+}
+
+/* The folder part of path ("." when there is none) into dir; -1 if too long. */
+static int folder_of(const char *path, char *dir, size_t cap) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) {
+    snprintf(dir, cap, ".");
+    return 0;
+  }
+  const size_t n = slash == path ? 1 : (size_t)(slash - path);
+  if (n >= cap) return -1;
+  memcpy(dir, path, n);
+  dir[n] = '\0';
+  return 0;
+}
+
+/* An absolute name for path: realpath of the file, or of its folder plus the
+ * last component when the file does not exist yet. -1 when neither resolves. */
+static int canonical(const char *path, char *out, size_t cap) {
+  char dir[PATH_MAX], rd[PATH_MAX];
+  if (realpath(path, rd)) {
+    const int n = snprintf(out, cap, "%s", rd);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+  }
+  if (folder_of(path, dir, sizeof dir) || !realpath(dir, rd)) return -1;
+  const char *slash = strrchr(path, '/');
+  const int n = snprintf(out, cap, "%s/%s", rd, slash ? slash + 1 : path);
+  return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+int md_cli_same_file(const char *a, const char *b) {
+  if (!a || !b) return 0;
+  if (!strcmp(a, b)) return 1;
+  struct stat sa, sb;
+  if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+  char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
+  if (canonical(a, ca, sizeof ca) || canonical(b, cb, sizeof cb)) return 0;
+  return !strcmp(ca, cb);
+}
+
+int md_cli_check_output(const char *cmd, const char *flag, const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    return md_cli_error(cmd, "%s: cannot write %s: it is a folder", flag, path);
+  char dir[PATH_MAX];
+  if (folder_of(path, dir, sizeof dir))
+    return md_cli_error(cmd, "%s: cannot write %s: path too long", flag, path);
+  if (stat(dir, &st) != 0)
+    return md_cli_error(cmd, "%s: cannot write %s: folder %s %s", flag, path, dir,
+                        errno == ENOENT ? "does not exist" : strerror(errno));
+  if (!S_ISDIR(st.st_mode))
+    return md_cli_error(cmd, "%s: cannot write %s: %s is not a folder", flag, path, dir);
   return 0;
 }
 

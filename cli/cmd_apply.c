@@ -60,7 +60,8 @@ static void usage(FILE *f) {
       "N,F,1,1); 1-D L (as 1,1,1,L); 0-D (one element).\n"
       "\n"
       "  --in X.npy          input tensor (float32, little-endian, C order)\n"
-      "  --out Y.npy         output tensor\n"
+      "  --out Y.npy         output tensor (every output a new file, none of them an\n"
+      "                      input)\n"
       "  --grad-in DY.npy    gradient of the output (the input's shape) ...\n"
       "  --grad-out DX.npy   ... and where to write the gradient of the input\n"
       "  --mask-out M.npy    keep-mask as uint8 with the input's shape (1 = kept)\n"
@@ -68,7 +69,8 @@ static void usage(FILE *f) {
       "  --seed S            seed of the random streams (default 0); the streams are\n"
       "                      MD_STREAM_LAYER (maxdropout, dropout), MD_STREAM_CUTOUT,\n"
       "                      MD_STREAM_ERASING\n"
-      "  --threads N         OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
+      "  --threads N         OpenMP threads, 1 to 4096 (default: OMP_NUM_THREADS or all\n"
+      "                      cores)\n"
       "\n"
       "ops and their options:\n"
       "  maxdropout          MaxDropout (Santos et al. 2020); training drops the\n"
@@ -166,8 +168,9 @@ static int set_flag(args *a, const char *name, const char *v) {
     if (md_cli_parse_u64(v, &a->seed))
       return md_cli_usage_error(CMD, "--seed needs a non-negative integer, got '%s'", v);
   } else if (!strcmp(name, "--threads")) {
-    if (md_cli_parse_long(v, &l) || l < 1 || l > 4096)
-      return md_cli_usage_error(CMD, "--threads needs an integer from 1 to 4096, got '%s'", v);
+    if (md_cli_parse_long(v, &l) || l < 1 || l > MD_CLI_MAX_THREADS)
+      return md_cli_usage_error(CMD, "--threads needs an integer from 1 to %d, got '%s'",
+                                MD_CLI_MAX_THREADS, v);
     a->threads = l;
   } else if (!strcmp(name, "--rate")) {
     if (md_cli_parse_double(v, &d))
@@ -199,13 +202,13 @@ static int set_flag(args *a, const char *name, const char *v) {
       return md_cli_usage_error(CMD, "--probability must be a number in [0, 1], got '%s'", v);
     a->er.p = (float)d;
   } else if (!strcmp(name, "--scale")) {
-    if (parse_pair(v, &lo, &hi) || !(lo > 0.0 && lo <= hi && hi <= 1.0))
+    if (parse_pair(v, &lo, &hi) || !((float)lo > 0.0f && lo <= hi && hi <= 1.0))
       return md_cli_usage_error(
           CMD, "--scale needs LO,HI with 0 < LO <= HI <= 1, got '%s'", v);
     a->er.scale_lo = (float)lo;
     a->er.scale_hi = (float)hi;
   } else if (!strcmp(name, "--ratio")) {
-    if (parse_pair(v, &lo, &hi) || !(lo > 0.0 && lo <= hi && hi < 1e30))
+    if (parse_pair(v, &lo, &hi) || !((float)lo > 0.0f && lo <= hi && hi < 1e30))
       return md_cli_usage_error(CMD, "--ratio needs LO,HI with 0 < LO <= HI, got '%s'", v);
     a->er.ratio_lo = (float)lo;
     a->er.ratio_hi = (float)hi;
@@ -285,6 +288,20 @@ static int parse_args(int argc, char **argv, args *a) {
     return md_cli_usage_error(CMD, "--value needs --fill value");
   if (a->er.fill == MD_ERASING_FILL_VALUE && !a->value_given)
     return md_cli_usage_error(CMD, "--fill value needs --value V1,V2,...");
+  /* Every output a file of its own, none of them an input: a second write to
+   * the same file would silently replace the first (or the input). */
+  const struct {
+    const char *flag, *path;
+  } files[] = {{"--out", a->out}, {"--mask-out", a->mask_out}, {"--grad-out", a->grad_out},
+               {"--in", a->in}, {"--grad-in", a->grad_in}};
+  for (int i = 0; i < 3; ++i)
+    for (int j = i + 1; j < 5; ++j)
+      if (files[i].path && files[j].path && md_cli_same_file(files[i].path, files[j].path))
+        return md_cli_usage_error(CMD, j < 3 ? "%s and %s name the same file (%s); give each "
+                                               "output a file of its own"
+                                             : "%s would overwrite the input %s (%s); write "
+                                               "the result to another file",
+                                  files[i].flag, files[j].flag, files[j].path);
   return -1;
 }
 
@@ -306,8 +323,8 @@ static int read_tensor(const char *path, const char *what, md_npy_array *x) {
   char s[160];
   if (x->dtype != MD_NPY_F32) {
     md_npy_free(x);
-    return md_cli_error(CMD, "%s: %s holds uint8 values; apply needs float32 ('<f4')", what,
-                        path);
+    return md_cli_error(CMD, "%s: %s holds uint8 or bool values; apply needs float32 "
+                        "('<f4')", what, path);
   }
   if (x->ndim > 4) {
     const int n = x->ndim;
@@ -439,6 +456,10 @@ int md_cmd_apply(int argc, char **argv) {
   int rc = parse_args(argc, argv, &a);
   if (rc >= 0) return rc;
   md_cli_set_threads(a.threads);
+  /* Outputs that cannot be created fail here, before any file is written. */
+  if ((rc = md_cli_check_output(CMD, "--out", a.out)) != 0) return rc;
+  if (a.mask_out && (rc = md_cli_check_output(CMD, "--mask-out", a.mask_out)) != 0) return rc;
+  if (a.grad_out && (rc = md_cli_check_output(CMD, "--grad-out", a.grad_out)) != 0) return rc;
 
   md_npy_array x;
   rc = read_tensor(a.in, "--in", &x);

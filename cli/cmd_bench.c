@@ -21,7 +21,7 @@ static const char usage_text[] =
     "then read x, write y and the mask bits), backward 8n + n/8.\n"
     "\n"
     "options:\n"
-    "  --threads N  OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
+    "  --threads N  OpenMP threads, 1 to 4096 (default: OMP_NUM_THREADS or all cores)\n"
     "  --reps R     timed repetitions, the median is reported (default 20)\n"
     "  --batch B    batch size (default 128)\n"
     "  --unaligned  tensors 16 bytes past a 64-byte boundary (default: aligned)\n"
@@ -151,6 +151,8 @@ int md_cmd_bench(int argc, char **argv) {
       return md_cli_usage_error("bench", "%s wants a positive integer, not '%s'", a, argv[i]);
   }
   if (batch > 4096) return md_cli_usage_error("bench", "--batch is at most 4096");
+  if (threads > MD_CLI_MAX_THREADS)
+    return md_cli_usage_error("bench", "--threads is at most %d", MD_CLI_MAX_THREADS);
   md_cli_set_threads(threads);
   const md_bench_opts o = {omp_get_max_threads(), (int)reps, (int)batch, offset};
   return md_bench_maxdropout(&o, stdout);

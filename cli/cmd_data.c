@@ -395,6 +395,9 @@ static int cmd_verify(int classes, const char *dir) {
     return md_cli_usage_error(CMD, "verify knows the checksums of CIFAR-10 only");
   char target[4096];
   snprintf(target, sizeof target, "%s/%s", dir, md_cifar_archive_info(10)->dir);
+  if (!is_dir(target))
+    return md_cli_error(CMD, "verify: there is no folder %s (maxdrop data fetch cifar10 "
+                        "--dir %s fetches it)", target, dir);
   md_errbuf eb = {{0}};
   const md_status st = md_cifar10_verify(target, 1, &eb);
   if (st != MD_OK) return md_cli_status_error(CMD, "verify", st, &eb);

@@ -123,6 +123,8 @@ int md_cmd_visualize(int argc, char **argv) {
   if (image_path && (data_dir || index_given))
     return md_cli_usage_error(CMD, "--image cannot be combined with --data or --index");
   if (!*out_path) return md_cli_usage_error(CMD, "--out needs a file name");
+  const int out_rc = md_cli_check_output(CMD, "--out", out_path);
+  if (out_rc) return out_rc;
 
   /* The source image, height x width x channels. */
   md_errbuf eb;
@@ -139,6 +141,8 @@ int md_cmd_visualize(int argc, char **argv) {
     md_cifar_location loc;
     st = md_cifar_find_data(data_dir, &loc, &eb);
     if (st != MD_OK && data_dir) return md_cli_status_error(CMD, "--data", st, &eb);
+    if (st != MD_OK && index_given)
+      return md_cli_status_error(CMD, "--index needs the CIFAR test set", st, &eb);
     if (st != MD_OK) {
       fprintf(stderr, "maxdrop %s: %s; using a built-in synthetic image instead\n", CMD,
               eb.msg);

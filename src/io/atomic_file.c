@@ -17,6 +17,13 @@ md_status md_atomic_open(md_atomic_file *af, const char *path, md_errbuf *eb) {
   if (strlen(path) + 16 >= sizeof af->path)
     return md_fail(eb, MD_ERR_INVALID_ARGUMENT, "output path too long: %s", path);
   strcpy(af->path, path);
+  /* Replacing a device, a folder or a FIFO by a regular file would be a
+   * disaster (think of /dev/null written by root): only regular files, or
+   * names that do not exist yet, are written. */
+  struct stat st;
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    return md_fail(eb, MD_ERR_IO, "%s exists and is not a regular file; refusing to replace it",
+                   path);
   snprintf(af->tmp, sizeof af->tmp, "%s.tmpXXXXXX", path);
   const int fd = mkstemp(af->tmp);
   if (fd < 0) {

@@ -64,7 +64,7 @@ static md_status parse_header(const char *path, const char *hdr, md_npy_array *o
   if (!strncmp(fo, "True", 4))
     return md_fail(eb, MD_ERR_FORMAT, "%s: Fortran-order arrays are not supported; save "
                    "a C-contiguous array (numpy.ascontiguousarray)", path);
-  if (strncmp(fo, "False", 5))
+  if (strncmp(fo, "False", 5) || isalnum((unsigned char)fo[5]) || fo[5] == '_')
     return md_fail(eb, MD_ERR_FORMAT, "%s: malformed 'fortran_order' value", path);
 
   const char *sh = find_key(hdr, "shape");

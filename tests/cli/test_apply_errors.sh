@@ -116,6 +116,39 @@ expect 2 "--value needs 1 to 16 comma-separated numbers, got '1,,3'" -- random-e
   --fill value --value 1,,3
 expect 2 "--value needs 1 to 16 comma-separated numbers" -- random-erasing $X \
   --fill value --value 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17
+# scale / ratio bounds that underflow to 0 as float32: a usage error, not the
+# library's bare "invalid argument"
+expect 2 "--scale needs LO,HI with 0 < LO <= HI <= 1, got '1e-46,1e-46'" -- random-erasing $X \
+  --scale 1e-46,1e-46
+expect 2 "--ratio needs LO,HI with 0 < LO <= HI, got '1e-300,1e-300'" -- random-erasing $X \
+  --ratio 1e-300,1e-300
+# two outputs naming one file, or an output naming an input: refused before
+# anything is written (the second write used to replace the first, or the input)
+cp "$T/x4.npy" "$T/x4_orig.npy"
+ln -s x4.npy "$T/x4_link.npy"
+expect 2 "--out and --mask-out name the same file" -- maxdropout $X --mask-out "$T/y.npy"
+expect 2 "--out and --grad-out name the same file" -- maxdropout $X --grad-in "$T/x4.npy" \
+  --grad-out "$T/./y.npy"
+expect 2 "--mask-out and --grad-out name the same file" -- dropout $X --mask-out "$T/m.npy" \
+  --grad-in "$T/x4.npy" --grad-out "$T/m.npy"
+expect 2 "--mask-out would overwrite the input --in" -- maxdropout $X --mask-out "$T/x4.npy"
+expect 2 "--out would overwrite the input --in" -- maxdropout --in "$T/x4.npy" \
+  --out "$T/x4_link.npy"
+expect 2 "--grad-out would overwrite the input --grad-in" -- cutout $X --grad-in "$T/x2.npy" \
+  --grad-out "$T/x2.npy"
+checks=$((checks + 1))
+cmp -s "$T/x4.npy" "$T/x4_orig.npy" || fail "an input file was overwritten"
+checks=$((checks + 1))
+[ ! -e "$T/y.npy" ] || fail "a refused call wrote $T/y.npy"
+
+# an unwritable later output fails before the earlier ones are written
+printf 'old\n' >"$T/keep.npy"
+expect 1 "--mask-out: cannot write $T/no/dir/m.npy: folder $T/no/dir does not exist" -- \
+  maxdropout --in "$T/x4.npy" --out "$T/keep.npy" --mask-out "$T/no/dir/m.npy"
+expect 1 "--grad-out: cannot write $T: it is a folder" -- dropout --in "$T/x4.npy" \
+  --out "$T/keep.npy" --grad-in "$T/x4.npy" --grad-out "$T"
+checks=$((checks + 1))
+[ "$(cat "$T/keep.npy")" = old ] || fail "a failed call replaced the earlier output keep.npy"
 
 # input errors: exit 1
 expect 1 "cannot open $T/absent.npy" -- maxdropout --in "$T/absent.npy" --out "$T/y.npy"
@@ -124,7 +157,7 @@ expect 1 "bad magic" -- maxdropout --in "$T/garbage.npy" --out "$T/y.npy"
 expect 1 "too short" -- maxdropout --in "$T/zero.npy" --out "$T/y.npy"
 expect 1 "truncated" -- maxdropout --in "$T/trunc.npy" --out "$T/y.npy"
 expect 1 "trailing bytes" -- maxdropout --in "$T/trail.npy" --out "$T/y.npy"
-expect 1 "holds uint8 values; apply needs float32" -- maxdropout --in "$T/u8.npy" \
+expect 1 "holds uint8 or bool values; apply needs float32" -- maxdropout --in "$T/u8.npy" \
   --out "$T/y.npy"
 expect 1 "dtype '<f8' is not supported" -- dropout --in "$T/f8.npy" --out "$T/y.npy"
 expect 1 "dtype '<i4' is not supported" -- dropout --in "$T/i4.npy" --out "$T/y.npy"

@@ -122,6 +122,11 @@ mkdir -p "$T/d3/cifar-10-batches-bin"
 echo "not data" >"$T/d3/cifar-10-batches-bin/data_batch_1.bin"
 expect 1 "maxdrop data: verify:" "data_batch_1.bin has SHA-256" "data_batch_2.bin" -- \
   verify cifar10 --dir "$T/d3"
+# no dataset folder at all: one line naming it, not one error per missing file
+expect 1 "maxdrop data: verify: there is no folder $T/nowhere/cifar-10-batches-bin" -- \
+  verify cifar10 --dir "$T/nowhere"
+checks=$((checks + 1))
+[ "$(wc -l <"$T/err.txt")" -eq 1 ] || fail "verify of a missing folder: $(cat "$T/err.txt")"
 
 echo "$((checks - fails)) passed, $fails failed"
 [ $fails -eq 0 ]

@@ -121,4 +121,12 @@ has err "nowhere"
 run 1 "$MAXDROP_BIN" visualize --image src.png --out "$tmp/no/such/dir/x.png"
 has err "no/such/dir"
 [ ! -e x.png ] || fail "a failed run left x.png"
+# an explicit --index without any CIFAR data is an error, not the synthetic image
+run 1 "$MAXDROP_BIN" visualize --index 3 --out idx.png
+has err "--index needs the CIFAR test set"
+[ ! -e idx.png ] || fail "--index without data wrote idx.png"
+# an output that cannot be written fails before any work, naming the option
+mkdir -p outdir
+run 1 "$MAXDROP_BIN" visualize --image src.png --out outdir
+has err "--out: cannot write outdir: it is a folder"
 echo "PASS: visualize figures and errors"

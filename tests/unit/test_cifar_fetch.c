@@ -193,7 +193,8 @@ static void test_sprite_conversion(void **state) {
 
 static void write_text(const char *dir, const char *name, const char *text) {
   char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
+  const int n = snprintf(path, sizeof path, "%s/%s", dir, name);
+  assert_true(n > 0 && (size_t)n < sizeof path);
   write_file(path, text, strlen(text));
 }
 

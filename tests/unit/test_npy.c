@@ -230,6 +230,11 @@ static void test_broken_files(void **state) {
             sizeof data);
   write_bytes(p, buf, n);
   expect_reject(p, MD_ERR_FORMAT, "Fortran");
+  /* a word that merely starts with False is not False */
+  n = build(buf, 1, "{'descr': '<f4', 'fortran_order': Falsey, 'shape': (2, 3), }\n", data,
+            sizeof data);
+  write_bytes(p, buf, n);
+  expect_reject(p, MD_ERR_FORMAT, "malformed 'fortran_order'");
 
   /* malformed shapes */
   const char *shapes[] = {"(2, x)", "(2 3)", "(-2, 3)", "(2,, 3)", "[2, 3]", "(2, 3",
