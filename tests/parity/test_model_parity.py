@@ -57,26 +57,31 @@ import checkpoint_torch as ct  # noqa: E402
 
 torch.manual_seed(0)
 # PyTorch's float32 sums differ from maxdrop's (double BatchNorm statistics,
-# other GEMM blockings): from the same state the measured differences are
-# ~1e-6 relative (logits, gradients) and ~1e-7 (loss); the tolerances leave a
-# margin of 10x or more.
+# Winograd convolutions, other GEMM blockings): from the same state the
+# measured differences are up to ~1.5e-5 relative (gradients), ~1e-6
+# (logits) and ~1e-7 (loss); the tolerances leave a margin of about 5x or
+# more.
 LOGIT_RTOL = 2e-5      # |diff| <= LOGIT_RTOL * max|logit| + 1e-6, from the same state
 LOSS_RTOL = 1e-5       # relative, from the same state
 GRAD_REL = 1e-4        # ||g_md - g_pt|| <= GRAD_REL * ||g_pt||  per tensor
 GRAD_MAXABS = 1e-4     # max |diff| <= GRAD_MAXABS * max|g_pt| per tensor
-STAT_RTOL = 1e-5       # running statistics after a step from the same state
+STAT_TOL = 1e-4        # running statistics after a step from the same state:
+                       # |diff| <= 1e-5 |want| + STAT_TOL * max|tensor| (a batch mean
+                       # near 0 carries the absolute error of its channel's spread)
 UPDATE_RTOL = 1e-4     # parameters after a step from the same state, relative to the step
 MOM_TOL = 1e-4         # momentum: |diff| <= MOM_TOL * max|buffer|
-RELU_ZTOL = 1e-5       # ReLU decisions may differ only where |z| <= RELU_ZTOL * max|z|
-Q_TOL = 1e-5           # MaxDropout decisions only where |q - (1 - rate)| <= Q_TOL
+RELU_ZTOL = 1e-4       # ReLU decisions may differ only where |z| <= RELU_ZTOL * max|z|
+Q_TOL = 1e-4           # MaxDropout decisions only where |q - (1 - rate)| <= Q_TOL
 MAX_DISAGREE = 1e-4    # ... and in at most this fraction of a layer's elements (or 2)
 # Free-running, rounding differences grow from step to step: lr 0.1 on a
-# fresh network and a small batch is a chaotic regime (the loss of the width-64
-# net jumps from 2.9 to 37 and back, its evaluation logits reach 1e8), which
-# amplifies them about tenfold per step. Measured: losses within 4e-4
-# (width 64) and 6e-6 (the others), parameters within 3e-4 of their change.
-TRAJ_RTOL = 5e-3       # free-running: each step's loss, relative
-DRIFT_RTOL = 1e-2      # free-running: parameters after 5 steps, of their largest change
+# fresh network and a small batch is a chaotic regime, which amplifies them
+# several-fold per step. Each case states its tolerances (loss: relative, per
+# step; parameters after 5 steps: of their largest change). Measured with the
+# convolutions of 2026-12-03: width 16 and WRN-16-4 within 1.4e-5 (loss) and
+# 1.4e-4 (parameters); width 64, whose loss jumps from 2.9 to 38 and whose
+# evaluation logits reach 4e9 after the 5 steps, 2.5e-3 and 1.7e-3.
+FREE_TIGHT = (2e-4, 2e-3)
+FREE_CHAOTIC = (2e-2, 5e-2)
 
 STEPS = 5
 LR = 0.1
@@ -97,6 +102,7 @@ class Hooks:
         self.out, self.kind, self.rate, self.tag = out, kind, rate, tag
         self.n_relu = self.n_reg = 0
         self.relu_flips = self.relu_elements = 0
+        self.relu_worst = 0.0  # largest |z| / max|z| of a differing decision
         self.disagree = self.elements = 0
         self.check = True  # assert on the differences (False: only apply maxdrop's masks)
 
@@ -123,6 +129,7 @@ class Hooks:
             if nbad and self.check:
                 lim = RELU_ZTOL * float(zd.abs().max())
                 dist = float(zd[bad].abs().max())
+                self.relu_worst = max(self.relu_worst, dist / float(zd.abs().max()))
                 mp.check(dist <= lim, f"relu {self.tag}/{i}: {nbad} decision(s) differ, one at "
                          f"pre-activation {dist:.3g} (allowed {lim:.3g})")
                 mp.check(nbad <= max(2, MAX_DISAGREE * keep.numel()),
@@ -229,7 +236,7 @@ def make_sgd(model):
 
 
 def compare_grads(name, out, t, params):
-    worst = 0.0
+    worst = worst_max = 0.0
     for pname, prm in params.items():
         gpath = os.path.join(out, f"grad_{t}.{pname}.npy")
         if not os.path.exists(gpath):
@@ -243,6 +250,7 @@ def compare_grads(name, out, t, params):
         r = rel_err(gmd, gpt)
         mx = np.abs(gmd - gpt).max() / max(np.abs(gpt).max(), 1e-30)
         worst = max(worst, r)
+        worst_max = max(worst_max, mx)
         mp.check(r <= GRAD_REL and mx <= GRAD_MAXABS,
                  f"{name}: step {t} grad {pname}: relative L2 error {r:.3g} (allowed "
                  f"{GRAD_REL}), max error {mx:.3g} of max|g| (allowed {GRAD_MAXABS})")
@@ -250,7 +258,8 @@ def compare_grads(name, out, t, params):
     mp.check(written == set(params),
              f"{name}: gradient names differ: extra {sorted(written - set(params))}, "
              f"missing {sorted(set(params) - written)}")
-    print(f"  step {t} gradients: {len(params)} tensors, worst relative L2 error {worst:.2e}")
+    print(f"  step {t} gradients: {len(params)} tensors, worst relative L2 error {worst:.2e}, "
+          f"worst max error {worst_max:.2e} of max|g|")
 
 
 def compare_state(name, what, tensors, model, opt, params, before):
@@ -275,7 +284,8 @@ def compare_state(name, what, tensors, model, opt, params, before):
             continue
         w = v.numpy()
         if "running" in k:
-            mp.check_close(f"{name}: {k} {what}", got, w, rtol=STAT_RTOL, atol=1e-7)
+            mp.check_close(f"{name}: {k} {what}", got, w, rtol=1e-5,
+                           atol=STAT_TOL * float(np.abs(w).max()) + 1e-9)
         else:
             step = float(np.abs(w - before[k][1]).max())
             mp.check_close(f"{name}: {k} {what}", got, w, rtol=2e-7,
@@ -291,16 +301,17 @@ def compare_state(name, what, tensors, model, opt, params, before):
     return worst
 
 
-def run_case(name, arch, opts, batch, last_n, reg, rate, classes=10, eval_masks=False):
+def run_case(name, arch, opts, batch, last_n, reg, rate, free=FREE_TIGHT, classes=10,
+             eval_masks=False):
     print(f"--- {name}")
     d = mp.tmpdir()
     try:
-        run_case_in(d, name, arch, opts, batch, last_n, reg, rate, classes, eval_masks)
+        run_case_in(d, name, arch, opts, batch, last_n, reg, rate, free, classes, eval_masks)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
 
-def run_case_in(d, name, arch, opts, batch, last_n, reg, rate, classes, eval_masks):
+def run_case_in(d, name, arch, opts, batch, last_n, reg, rate, free, classes, eval_masks):
     init = os.path.join(d, "init.safetensors")
     model_opts = ["--model", arch, "--classes", str(classes)]
     drv_opts = ["--arch", arch, "--classes", str(classes)]
@@ -343,6 +354,7 @@ def run_case_in(d, name, arch, opts, batch, last_n, reg, rate, classes, eval_mas
     model.train()
     params = dict(model.named_parameters())
     flips = [0, 0, 0, 0]  # relu differences, relu elements, mask differences, mask elements
+    relu_worst = 0.0
     worst_state = 0.0
     for t in range(STEPS):
         tensors, _ = load_state(model, None, os.path.join(out, f"state_{t}.safetensors"))
@@ -364,6 +376,7 @@ def run_case_in(d, name, arch, opts, batch, last_n, reg, rate, classes, eval_mas
         loss.backward()
         flips = [flips[0] + h.relu_flips, flips[1] + h.relu_elements,
                  flips[2] + h.disagree, flips[3] + h.elements]
+        relu_worst = max(relu_worst, h.relu_worst)
         mp.check(h.n_relu == len([f for f in os.listdir(out) if f.startswith(f"relu_{t}_")]),
                  f"{name}: step {t}: PyTorch ran {h.n_relu} ReLUs, maxdrop reported a "
                  "different number")
@@ -384,7 +397,8 @@ def run_case_in(d, name, arch, opts, batch, last_n, reg, rate, classes, eval_mas
         worst_state = max(worst_state, compare_state(name, f"after step {t}", nxt, model, opt,
                                                      params, tensors))
     print(f"  states after each step: worst parameter/statistic difference {worst_state:.2e}")
-    print(f"  ReLU: {flips[0]} decision(s) differ from PyTorch's in {flips[1]} elements")
+    print(f"  ReLU: {flips[0]} decision(s) differ from PyTorch's in {flips[1]} elements, "
+          f"the farthest at |z| = {relu_worst:.2e} max|z| (allowed {RELU_ZTOL})")
     if reg == "maxdropout":
         print(f"  MaxDropout: {flips[2]} mask element(s) differ from PyTorch's in {flips[3]}")
 
@@ -408,7 +422,8 @@ def run_case_in(d, name, arch, opts, batch, last_n, reg, rate, classes, eval_mas
         opt.step()
         pt_loss.append(loss.item())
     rel = max(abs(a - b) / abs(b) for a, b in zip(md_loss, pt_loss))
-    mp.check(rel <= TRAJ_RTOL, f"{name}: loss trajectory: maxdrop {md_loss}, PyTorch {pt_loss}")
+    mp.check(rel <= free[0], f"{name}: loss trajectory: maxdrop {md_loss}, PyTorch {pt_loss} "
+             f"(largest relative difference {rel:.3g}, allowed {free[0]})")
     print(f"  free-running loss trajectory: PyTorch {[round(v, 6) for v in pt_loss]}, "
           f"largest relative difference {rel:.2e}")
     fin, _ = ct.read_safetensors(os.path.join(out, f"state_{STEPS}.safetensors"))
@@ -416,9 +431,9 @@ def run_case_in(d, name, arch, opts, batch, last_n, reg, rate, classes, eval_mas
     for k, v in params.items():
         drift = max(drift, float(np.abs(fin[k][1] - v.detach().numpy()).max()))
         moved = max(moved, float(np.abs(fin[k][1] - init_sd[k].numpy()).max()))
-    mp.check(drift <= DRIFT_RTOL * moved,
+    mp.check(drift <= free[1] * moved,
              f"{name}: after {STEPS} free-running steps the parameters differ by up to "
-             f"{drift:.3g}, {drift / moved:.3g} of the largest change (allowed {DRIFT_RTOL})")
+             f"{drift:.3g}, {drift / moved:.3g} of the largest change (allowed {free[1]})")
     print(f"  free-running parameters after {STEPS} steps: largest difference {drift:.2e} "
           f"({drift / moved:.2e} of the largest change)")
 
@@ -440,7 +455,8 @@ def run_case_in(d, name, arch, opts, batch, last_n, reg, rate, classes, eval_mas
 
 CASES = [
     ("resnet18-w16 maxdropout", "resnet18", {"width": 16}, 16, 11, "maxdropout", 0.3),
-    ("resnet18-w64 maxdropout", "resnet18", {"width": 64}, 8, 5, "maxdropout", 0.3),
+    ("resnet18-w64 maxdropout", "resnet18", {"width": 64}, 8, 5, "maxdropout", 0.3,
+     FREE_CHAOTIC),
     ("wrn-16-4 maxdropout", "wrn", {"depth": 16, "widen": 4}, 16, 11, "maxdropout", 0.3),
     ("resnet18-w16 none", "resnet18", {"width": 16}, 16, 11, "none", 0.0),
     ("resnet18-w16 dropout", "resnet18", {"width": 16}, 16, 11, "dropout", 0.3),
