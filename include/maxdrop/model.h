@@ -42,10 +42,14 @@
  * activations, convolution scratch, regularizer masks) is sized when the model
  * is built for its largest batch and allocated then, once: a training step
  * allocates nothing, and any batch of 1..max_batch samples runs in the same
- * memory. Backward saves only what it needs: ReLUs and regularizers run in
- * place, the ReLU after a block's first BatchNorm is recomputed in the
- * backward from the saved convolution output, and activation gradients share
- * three (ResNet-18) or four (WRN) buffers of the largest activation's size.
+ * memory. The forward saves only what the backward needs: ReLUs and
+ * regularizers run in place; activations that are cheap to rebuild are
+ * rebuilt, bit for bit, in the backward from a saved convolution output
+ * (ResNet-18: relu(bn1(conv1(x))) of each block; WRN: both pre-activations
+ * of each block, with the regularizer's recorded mask); activation gradients
+ * share three (ResNet-18) or four (WRN) buffers of the largest activation's
+ * size, which the forward borrows as scratch. A ResNet-18 of width 64 built
+ * for batch 128 holds 740 MiB in all (docs/PERFORMANCE.md).
  *
  * Threads: the kernels use OpenMP; the convolution scratch is sized for the
  * thread count at build time (omp_get_max_threads()). Results do not depend
