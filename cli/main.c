@@ -15,6 +15,7 @@ static const command commands[] = {
     {"version", md_cmd_version, "print the version"},
     {"bench", md_cmd_bench, "measure kernel throughput (JSON lines)"},
     {"visualize", md_cmd_visualize, "draw the paper's Figure 1 (Dropout vs MaxDropout) as a PNG"},
+    {"data", md_cmd_data, "fetch and verify the CIFAR datasets"},
 };
 enum { n_commands = sizeof commands / sizeof commands[0] };
 

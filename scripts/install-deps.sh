@@ -10,9 +10,12 @@ packages=(
   libcmocka-dev                          # unit-test framework
   libstb-dev                             # PNG/JPEG read and write
   libcjson-dev                           # JSON (checkpoint headers, reports)
+  nettle-dev                             # SHA-256 / MD5 of downloaded datasets
+  curl                                   # maxdrop data fetch: the official archives
   gnuplot-nox                            # plots of the paper's figures
   python3-torch python3-numpy            # the PyTorch oracle for the tests
   python3-pil                            # PNG/JPEG decoding and encoding in the CLI tests
+  python3-torchvision                    # the oracle of the data augmentation
 )
 
 missing=()

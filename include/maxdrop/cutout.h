@@ -33,9 +33,18 @@ MD_API md_status md_cutout_init(md_cutout *c, int n_holes, int length, uint64_t 
                                 uint64_t stream);
 MD_API void md_cutout_free(md_cutout *c);
 
-/* y may be x. MD_ERR_EMPTY for a shape without elements. */
+/* Sizes the keep-mask for batches of `shape` up front, so that forward calls
+ * on batches no larger do not allocate (forward grows it otherwise).
+ * MD_ERR_SHAPE for a negative or overflowing shape. */
+MD_API md_status md_cutout_reserve(md_cutout *c, md_shape shape);
+
+/* y may be x. MD_ERR_EMPTY for a shape without elements, MD_ERR_SHAPE for a
+ * negative or overflowing one. training = 0 copies x to y and records an
+ * all-kept mask. */
 MD_API md_status md_cutout_forward(md_cutout *c, md_shape shape, const float *x, float *y,
                                    int training);
+/* dx = dy outside the holes of the last forward, 0 inside; dx may be dy.
+ * MD_ERR_STATE before any forward. */
 MD_API md_status md_cutout_backward(const md_cutout *c, const float *dy, float *dx);
 
 #ifdef __cplusplus

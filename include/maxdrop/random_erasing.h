@@ -40,7 +40,8 @@ typedef struct md_erasing_config {
 
 MD_API md_erasing_config md_erasing_default_config(void);
 /* MD_ERR_INVALID_ARGUMENT: p outside [0, 1], scale not 0 < lo <= hi <= 1,
- * ratio not 0 < lo <= hi, max_attempts < 1, unknown fill. */
+ * ratio not 0 < lo <= hi < inf, max_attempts < 1, unknown fill (NaN fails
+ * every check). */
 MD_API md_status md_erasing_config_check(const md_erasing_config *cfg);
 
 typedef struct md_erasing {
@@ -54,10 +55,21 @@ typedef struct md_erasing {
 MD_API md_status md_erasing_init(md_erasing *e, const md_erasing_config *cfg,
                                  uint64_t seed, uint64_t stream);
 MD_API void md_erasing_free(md_erasing *e);
+/* Sizes the keep-mask for batches of `shape` up front, so that forward calls
+ * on batches no larger do not allocate (forward grows it otherwise). */
+MD_API md_status md_erasing_reserve(md_erasing *e, md_shape shape);
 /* y may be x. MD_ERR_EMPTY for a shape without elements; MD_ERR_SHAPE when
- * C > MD_ERASING_MAX_CHANNELS with MD_ERASING_FILL_VALUE. */
+ * C > MD_ERASING_MAX_CHANNELS with MD_ERASING_FILL_VALUE. training = 0 copies
+ * x to y and records an all-kept mask.
+ * Draws per image, in this order: u < p decides whether to erase; then per
+ * attempt the area fraction and the ratio (uniform doubles), and for the
+ * attempt that fits the top row and left column (md_rng_below); with
+ * MD_ERASING_FILL_RANDOM one md_rng_normal per erased element, channel by
+ * channel, row by row. */
 MD_API md_status md_erasing_forward(md_erasing *e, md_shape shape, const float *x,
                                     float *y, int training);
+/* dx = dy outside the erased rectangles of the last forward, 0 inside; dx may
+ * be dy. MD_ERR_STATE before any forward. */
 MD_API md_status md_erasing_backward(const md_erasing *e, const float *dy, float *dx);
 
 #ifdef __cplusplus
