@@ -152,8 +152,9 @@ int md_cmd_eval(int argc, char **argv) {
   }
   printf("checkpoint %s", ckpt);
   if (epoch >= 0) printf(" (after epoch %lld of %d)", epoch, o.epochs);
-  printf("\nmodel: %s%s, %s%s\n", md_opts_model_name(&o), "", md_opts_reg_name(&o),
-         o.maxdrop_at_eval ? " (MaxDropout active at test time)" : "");
+  char desc[256];
+  md_opts_describe(&o, desc, sizeof desc);
+  printf("\nmodel: %s\n", desc);
   printf("test set: %s, %lld images from %s\n", o.dataset == 1 ? "CIFAR-100" : "CIFAR-10",
          (long long)res.n, root);
   printf("test accuracy %.2f%%  error %.2f%%  loss %.4f  (%lld of %lld correct)\n",

@@ -39,8 +39,14 @@ static const char usage_head[] =
     "                        (to extend it), --threads and --data may be given\n"
     "  --progress MODE       auto (default: a live bar on a terminal, plain lines\n"
     "                        every 10 s otherwise) | bar | lines | off\n"
-    "  --inject-nan-at K     testing aid: make SGD step K's input NaN\n"
-    "  -h, --help            show this help\n";
+    "  --dry-run             print the resolved configuration (config.json) and exit\n"
+    "  -h, --help            show this help\n"
+    "testing aids:\n"
+    "  --inject-nan-at K     make the input of SGD step K (1-based, counted over the\n"
+    "                        run) NaN, to exercise the divergence stop\n"
+    "  --stop-at K           stop as on SIGINT after SGD step K; 'eval:E' stops during\n"
+    "                        epoch E's evaluation\n"
+    "\n";
 
 static void print_usage(FILE *f) {
   fputs(usage_head, f);
@@ -200,20 +206,6 @@ static void ui_batch(void *user, int epoch, int64_t step, float *images, int32_t
 
 enum { O_RESUME, O_PROGRESS, O_NAN, O_STOP, O_DRY, O_HELP, N_OTHERS };
 
-static void describe_model(const md_run_options *o, char *buf, size_t cap) {
-  char reg[128];
-  if (o->reg == 0) snprintf(reg, sizeof reg, "no regularizer");
-  else if (o->reg == 2) snprintf(reg, sizeof reg, "Dropout p=%g", o->drop);
-  else
-    snprintf(reg, sizeof reg, "MaxDropout%s rate %s%g%s%s", o->maxdrop_v2 ? "V2" : "",
-             o->maxdrop_random_rate ? "U(0, " : "", o->drop, o->maxdrop_random_rate ? ")" : "",
-             o->maxdrop_at_eval ? ", also at test time" : "");
-  if (o->model == 1)
-    snprintf(buf, cap, "WRN-%d-%d, %s", o->depth, o->widen, reg);
-  else
-    snprintf(buf, cap, "ResNet-18 width %d, %s", o->width, reg);
-}
-
 int md_cmd_train(int argc, char **argv) {
   md_other_flag others[N_OTHERS] = {
       {"--resume", 1, NULL},  {"--progress", 1, NULL}, {"--inject-nan-at", 1, NULL},
@@ -370,7 +362,7 @@ int md_cmd_train(int argc, char **argv) {
   }
 
   char desc[256];
-  describe_model(&o, desc, sizeof desc);
+  md_opts_describe(&o, desc, sizeof desc);
   fprintf(stderr,
           "maxdrop train: %s (%lld parameters), %s %lld training / %lld test images from %s\n"
           "  %d epochs, batch %d, lr %g, %d threads%s; run folder %s\n",
@@ -433,8 +425,9 @@ int md_cmd_train(int argc, char **argv) {
   }
   if (n_hist > 0) {
     const md_epoch_result *last = &hist[n_hist - 1];
-    printf("final test error %.2f%% (accuracy %.2f%%) after %d epochs; run files in %s\n",
-           100.0 * (1.0 - last->test_acc), 100.0 * last->test_acc, n_hist, run_dir);
+    printf("final test error %.2f%% (accuracy %.2f%%) after %d epoch%s; run files in %s\n",
+           100.0 * (1.0 - last->test_acc), 100.0 * last->test_acc, n_hist, n_hist == 1 ? "" : "s",
+           run_dir);
   }
   rc = 0;
 

@@ -38,7 +38,7 @@ static const opt_def defs[] = {
     {"widen", "widen", K_INT, OFF(widen), NULL, 1, 64, 0},
     {"batch-size", "batch_size", K_INT, OFF(batch_size), NULL, 1, 65536, 0},
     {"epochs", "epochs", K_INT, OFF(epochs), NULL, 1, 100000, 1},
-    {"learning-rate", "learning_rate", K_DOUBLE, OFF(lr), NULL, 0, 1e6, 0},
+    {"learning-rate", "learning_rate", K_DOUBLE, OFF(lr), NULL, 0, 1e308, 0},
     {"data-augmentation", "data_augmentation", K_BOOL, OFF(augment), NULL, 0, 0, 0},
     {"cutout", "cutout", K_BOOL, OFF(cutout), NULL, 0, 0, 0},
     {"n-holes", "n_holes", K_INT, OFF(n_holes), NULL, 1, 64, 0},
@@ -53,10 +53,10 @@ static const opt_def defs[] = {
     {"maxdrop-at-eval", "maxdrop_at_eval", K_BOOL, OFF(maxdrop_at_eval), NULL, 0, 0, 0},
     {"random-erasing", "random_erasing", K_BOOL, OFF(random_erasing), NULL, 0, 0, 0},
     {"milestones", "milestones", K_LIST, OFF(milestones), NULL, 0, 1000000, 0},
-    {"gamma", "gamma", K_DOUBLE, OFF(gamma), NULL, 0, 1e6, 0},
+    {"gamma", "gamma", K_DOUBLE, OFF(gamma), NULL, 0, 1e308, 0},
     {"scheduler-compat", "scheduler_compat", K_BOOL, OFF(scheduler_compat), NULL, 0, 0, 0},
-    {"momentum", "momentum", K_DOUBLE, OFF(momentum), NULL, 0, 1e6, 0},
-    {"weight-decay", "weight_decay", K_DOUBLE, OFF(weight_decay), NULL, 0, 1e6, 0},
+    {"momentum", "momentum", K_DOUBLE, OFF(momentum), NULL, 0, 1e308, 0},
+    {"weight-decay", "weight_decay", K_DOUBLE, OFF(weight_decay), NULL, 0, 1e308, 0},
     {"nesterov", "nesterov", K_BOOL, OFF(nesterov), NULL, 0, 0, 0},
     {"threads", "threads", K_LONG, OFF(threads), NULL, 0, 4096, 1},
     {"limit-train", "limit_train", K_LLONG, OFF(limit_train), NULL, 0, 1e12, 0},
@@ -216,9 +216,13 @@ static int set_value(md_run_options *o, const opt_def *d, const char *v, const c
     }
     case K_DOUBLE: {
       double x;
-      if (md_cli_parse_double(v, &x) != 0 || !isfinite(x) || x < d->lo || x > d->hi)
+      if (md_cli_parse_double(v, &x) != 0 || !isfinite(x) || x < d->lo || x > d->hi) {
+        if (d->hi >= 1e300)
+          return md_cli_usage_error(cmd, "--%s needs a finite number >= %g, not '%s'", d->flag,
+                                    d->lo, v);
         return md_cli_usage_error(cmd, "--%s needs a number in [%g, %g], not '%s'", d->flag,
                                   d->lo, d->hi, v);
+      }
       *(double *)base = x;
       return 0;
     }
@@ -300,7 +304,7 @@ int md_opts_parse(md_run_options *o, const char *cmd, int argc, char **argv,
     for (int k = 0; k < N_DEFS && !handled; ++k) {
       const opt_def *d = &defs[k];
       if (d->k == K_BOOL && (!strcmp(name, d->flag) || (negated && !strcmp(name + 3, d->flag)))) {
-        if (inl) return md_cli_usage_error(cmd, "%s takes no value", a);
+        if (inl) return md_cli_usage_error(cmd, "--%s takes no value", name);
         *(int *)((char *)o + d->off) = !(negated && strcmp(name, d->flag) != 0);
         handled = 1;
       } else if (d->k != K_BOOL && !strcmp(name, d->flag)) {
@@ -346,6 +350,18 @@ int md_opts_check(const md_run_options *o, const char *cmd) {
 const char *md_opts_dataset_name(const md_run_options *o) { return dataset_names[o->dataset]; }
 const char *md_opts_model_name(const md_run_options *o) { return model_names[o->model]; }
 const char *md_opts_reg_name(const md_run_options *o) { return reg_names[o->reg]; }
+void md_opts_describe(const md_run_options *o, char *buf, size_t cap) {
+  char reg[128];
+  if (o->reg == 0) snprintf(reg, sizeof reg, "no regularizer");
+  else if (o->reg == 2) snprintf(reg, sizeof reg, "Dropout p=%g", o->drop);
+  else
+    snprintf(reg, sizeof reg, "MaxDropout%s rate %s%g%s%s", o->maxdrop_v2 ? "V2" : "",
+             o->maxdrop_random_rate ? "U(0, " : "", o->drop, o->maxdrop_random_rate ? ")" : "",
+             o->maxdrop_at_eval ? ", also at test time" : "");
+  if (o->model == 1) snprintf(buf, cap, "WRN-%d-%d, %s", o->depth, o->widen, reg);
+  else snprintf(buf, cap, "ResNet-18 width %d, %s", o->width, reg);
+}
+
 int md_opts_cutout_length(const md_run_options *o) {
   return o->length > 0 ? o->length : (o->dataset == 1 ? 8 : 16);
 }

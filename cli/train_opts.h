@@ -85,6 +85,8 @@ const char *md_opts_dataset_name(const md_run_options *o);  /* "cifar10" */
 const char *md_opts_model_name(const md_run_options *o);    /* "resnet18" */
 const char *md_opts_reg_name(const md_run_options *o);      /* "maxdropout" */
 int md_opts_cutout_length(const md_run_options *o);
+/* "ResNet-18 width 16, MaxDropout rate 0.3" */
+void md_opts_describe(const md_run_options *o, char *buf, size_t cap);
 
 /* Prints the option list of 'maxdrop train --help'. */
 void md_opts_print_help(FILE *f);
