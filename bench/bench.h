@@ -9,6 +9,7 @@ typedef struct md_bench_opts {
   int threads; /* OpenMP threads (already applied by the caller) */
   int reps;    /* timed repetitions per measurement; the median is reported */
   int batch;   /* batch size of the benchmarked shapes */
+  int offset;  /* tensors start this many floats past a 64-byte boundary */
 } md_bench_opts;
 
 /* Memory-copy bandwidth of this machine, then MaxDropout forward + backward

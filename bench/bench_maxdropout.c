@@ -5,7 +5,12 @@
  *            = 12 n + n / 8 bytes for n float elements;
  *   backward = read dy, read mask bits, write dx = 8 n + n / 8 bytes;
  *   copy     = read + write = 2 * buffer bytes.
- * All figures are medians over the repetitions, after one warm-up run. */
+ * Two copy figures: 256 MiB (main memory), and for each shape the copies
+ * x -> y and dy -> dx over the benchmark's own four tensors (the bandwidth a
+ * working set of that size gets, partly from cache).
+ * All figures are medians over the repetitions, after one warm-up run.
+ * Tensors are 64-byte aligned (as an arena hands them out) unless the caller
+ * asks for an offset; "align" in the output says which. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,14 +66,25 @@ static void parallel_copy(char *dst, const char *src, size_t bytes) {
   }
 }
 
+/* n floats starting `offset` floats past a 64-byte boundary; *base is the
+ * pointer to free. */
+static float *bench_alloc(int64_t n, int offset, void **base) {
+  const size_t bytes = ((size_t)(n + offset) * sizeof(float) + 63) & ~(size_t)63;
+  *base = aligned_alloc(64, bytes);
+  return *base ? (float *)*base + offset : NULL;
+}
+
 static void print_line(FILE *out, const char *name, const int64_t *shape, int ndim,
-                       int threads, int reps, double med, double bytes, double copy_gbs) {
+                       int threads, int reps, int align, double med, double bytes, double copy_gbs,
+                       double same_size_copy_gbs) {
   const double gbs = bytes / med * 1e-9;
   fprintf(out, "{\"name\":\"%s\",\"shape\":[", name);
   for (int i = 0; i < ndim; ++i) fprintf(out, "%s%lld", i ? "," : "", (long long)shape[i]);
-  fprintf(out, "],\"threads\":%d,\"reps\":%d,\"median_s\":%.6e,\"gb_s\":%.3f,\"bytes\":%.0f",
-          threads, reps, med, gbs, bytes);
+  fprintf(out, "],\"threads\":%d,\"reps\":%d,\"align\":%d,\"median_s\":%.6e,\"gb_s\":%.3f,"
+          "\"bytes\":%.0f", threads, reps, align, med, gbs, bytes);
   if (copy_gbs > 0.0) fprintf(out, ",\"fraction_of_copy_bw\":%.3f", gbs / copy_gbs);
+  if (same_size_copy_gbs > 0.0)
+    fprintf(out, ",\"fraction_of_same_size_copy_bw\":%.3f", gbs / same_size_copy_gbs);
   fputs("}\n", out);
   fflush(out);
 }
@@ -76,6 +92,8 @@ static void print_line(FILE *out, const char *name, const int64_t *shape, int nd
 int md_bench_maxdropout(const md_bench_opts *o, FILE *out) {
   const int threads = omp_get_max_threads();
   const int reps = o->reps;
+  /* alignment of the tensors: 64 bytes, or 16 with an offset of 4 floats */
+  const int align = o->offset % 16 == 0 ? 64 : (o->offset % 4 == 0 ? 16 : 4);
   double *t = malloc((size_t)reps * sizeof *t);
   double *tf = malloc((size_t)reps * sizeof *tf);
   double *tb = malloc((size_t)reps * sizeof *tb);
@@ -109,8 +127,8 @@ int md_bench_maxdropout(const md_bench_opts *o, FILE *out) {
   const double copy_med = median(t, reps);
   const double copy_gbs = 2.0 * (double)copy_bytes / copy_med * 1e-9;
   const int64_t copy_shape[1] = {(int64_t)copy_bytes};
-  print_line(out, "memcpy", copy_shape, 1, threads, reps, copy_med, 2.0 * (double)copy_bytes,
-             0.0);
+  print_line(out, "memcpy", copy_shape, 1, threads, reps, 64, copy_med, 2.0 * (double)copy_bytes,
+             0.0, 0.0);
 
   /* 2. MaxDropout on the ResNet-18 stage outputs. */
   const int64_t stages[4][3] = {{64, 32, 32}, {128, 16, 16}, {256, 8, 8}, {512, 4, 4}};
@@ -119,8 +137,10 @@ int md_bench_maxdropout(const md_bench_opts *o, FILE *out) {
     const md_shape sh = md_shape4(o->batch, stages[s][0], stages[s][1], stages[s][2]);
     const int64_t shape[4] = {sh.n, sh.c, sh.h, sh.w};
     const int64_t n = md_shape_numel(sh);
-    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
-    float *dy = malloc((size_t)n * sizeof *dy), *dx = malloc((size_t)n * sizeof *dx);
+    void *bx, *by, *bdy, *bdx;
+    float *x = bench_alloc(n, o->offset, &bx), *y = bench_alloc(n, o->offset, &by);
+    float *dy = bench_alloc(n, o->offset, &bdy), *dx = bench_alloc(n, o->offset, &bdx);
+    double same_med = 0.0;
     md_maxdrop m;
     const md_maxdrop_config cfg = md_maxdrop_default_config();
     md_status st = md_maxdrop_init(&m, &cfg, 2026, MD_STREAM_LAYER);
@@ -132,6 +152,17 @@ int md_bench_maxdropout(const md_bench_opts *o, FILE *out) {
       fill(dy, n, 3);
       memset(y, 0, (size_t)n * sizeof *y);
       memset(dx, 0, (size_t)n * sizeof *dx);
+      /* copies x -> y and dy -> dx: the bandwidth available to a working
+       * set of the same four tensors, which may sit partly in cache */
+      for (int r = -1; r < reps; ++r) {
+        const double t0 = now_s();
+        parallel_copy((char *)y, (const char *)x, (size_t)n * sizeof *x);
+        parallel_copy((char *)dx, (const char *)dy, (size_t)n * sizeof *x);
+        if (r >= 0) t[r] = now_s() - t0;
+      }
+      same_med = median(t, reps);
+      print_line(out, "memcpy_same_size", shape, 4, threads, reps, align, same_med,
+                 16.0 * (double)n, copy_gbs, 0.0);
       for (int r = -1; r < reps && rc == 0; ++r) {
         const double t0 = now_s();
         st = md_maxdrop_forward(&m, sh, x, y, 1);
@@ -149,18 +180,19 @@ int md_bench_maxdropout(const md_bench_opts *o, FILE *out) {
     if (rc == 0) {
       const double nd = (double)n, bits = nd / 8.0;
       const double fwd_bytes = 12.0 * nd + bits, bwd_bytes = 8.0 * nd + bits;
-      print_line(out, "maxdropout_fwd_bwd", shape, 4, threads, reps, median(t, reps),
-                 fwd_bytes + bwd_bytes, copy_gbs);
-      print_line(out, "maxdropout_fwd", shape, 4, threads, reps, median(tf, reps), fwd_bytes,
-                 copy_gbs);
-      print_line(out, "maxdropout_bwd", shape, 4, threads, reps, median(tb, reps), bwd_bytes,
-                 copy_gbs);
+      const double same_gbs = 16.0 * nd / same_med * 1e-9;
+      print_line(out, "maxdropout_fwd_bwd", shape, 4, threads, reps, align, median(t, reps),
+                 fwd_bytes + bwd_bytes, copy_gbs, same_gbs);
+      print_line(out, "maxdropout_fwd", shape, 4, threads, reps, align, median(tf, reps), fwd_bytes,
+                 copy_gbs, same_gbs);
+      print_line(out, "maxdropout_bwd", shape, 4, threads, reps, align, median(tb, reps), bwd_bytes,
+                 copy_gbs, same_gbs);
     }
     md_maxdrop_free(&m);
-    free(x);
-    free(y);
-    free(dy);
-    free(dx);
+    free(bx);
+    free(by);
+    free(bdy);
+    free(bdx);
   }
   free(t);
   free(tf);

@@ -10,6 +10,7 @@
 
 /* Each subcommand: argv[0] is the subcommand name. Returns the exit code. */
 int md_cmd_version(int argc, char **argv);
+int md_cmd_apply(int argc, char **argv);
 int md_cmd_bench(int argc, char **argv);
 int md_cmd_visualize(int argc, char **argv);
 int md_cmd_data(int argc, char **argv);

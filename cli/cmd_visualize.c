@@ -100,7 +100,7 @@ int md_cmd_visualize(int argc, char **argv) {
       double r;
       if (md_cli_parse_double(v, &r) != 0 || !(r >= 0.0 && r <= 1.0))
         return md_cli_usage_error(CMD, "--rate needs a number in [0, 1], not '%s'", v);
-      cfg.rate = (float)r;
+      cfg.rate = r;
     } else if ((v = flag_value(argc, argv, &i, "--seed", &missing))) {
       unsigned long long s;
       if (md_cli_parse_u64(v, &s) != 0)

@@ -12,6 +12,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
+    {"apply", md_cmd_apply, "apply a regularizer to a .npy tensor (forward, backward)"},
     {"version", md_cmd_version, "print the version"},
     {"bench", md_cmd_bench, "measure kernel throughput (JSON lines)"},
     {"visualize", md_cmd_visualize, "draw the paper's Figure 1 (Dropout vs MaxDropout) as a PNG"},

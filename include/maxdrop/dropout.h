@@ -20,7 +20,7 @@ extern "C" {
 #endif
 
 typedef struct md_dropout {
-  float p;            /* drop probability in [0, 1] */
+  double p;           /* drop probability in [0, 1] */
   md_rng rng;
   uint64_t *mask;     /* bit i set = element i kept */
   size_t mask_words;
@@ -29,7 +29,7 @@ typedef struct md_dropout {
 } md_dropout;
 
 /* MD_ERR_INVALID_ARGUMENT when p is outside [0, 1] or NaN. */
-MD_API md_status md_dropout_init(md_dropout *d, float p, uint64_t seed, uint64_t stream);
+MD_API md_status md_dropout_init(md_dropout *d, double p, uint64_t seed, uint64_t stream);
 MD_API md_status md_dropout_reserve(md_dropout *d, int64_t numel);
 MD_API void md_dropout_free(md_dropout *d);
 

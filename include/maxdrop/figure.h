@@ -37,7 +37,7 @@ extern "C" {
 enum { MD_FIGURE1_MAX_SIDE = 16384 /* largest figure side, in pixels */ };
 
 typedef struct md_figure1_config {
-  float rate;     /* Dropout probability and MaxDropout rate, in [0, 1]; default 0.5 */
+  double rate;    /* Dropout probability and MaxDropout rate, in [0, 1]; default 0.5 */
   uint64_t seed;  /* seeds Dropout's streams (MaxDropout at a fixed rate draws
                      nothing); default 0 */
   int scale;      /* upscale factor >= 1; 0 = automatic: 256 / max(W, H), at

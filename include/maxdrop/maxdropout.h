@@ -42,7 +42,8 @@ typedef enum md_maxdrop_stats {
 } md_maxdrop_stats;
 
 typedef struct md_maxdrop_config {
-  float rate;             /* in [0, 1]; default 0.3 */
+  double rate;            /* in [0, 1]; default 0.3. A double, like the Python float
+                           * of the reference: the threshold is (float)(1.0 - rate) */
   int random_rate;        /* 1: rate ~ U(0, rate) drawn per call (paper); 0: fixed */
   md_maxdrop_norm norm;   /* default MD_MAXDROP_NORM_MINMAX */
   md_maxdrop_stats stats; /* default MD_MAXDROP_STATS_BATCH; ignored by V2 */
@@ -64,7 +65,7 @@ typedef struct md_maxdrop {
   uint64_t *mask;     /* bit i set = element i kept; 64 elements per word */
   size_t mask_words;  /* capacity of mask, in words */
   int64_t numel;      /* elements covered by the last forward (-1 before any) */
-  float last_rate;    /* rate used by the last training forward */
+  double last_rate;   /* rate used by the last training forward */
 } md_maxdrop;
 
 /* Initialises m. The rng stream is only drawn from when cfg->random_rate. */
@@ -80,14 +81,14 @@ MD_API void md_maxdrop_free(md_maxdrop *m);
 
 /* Forward. x and y are `shape` buffers; y may be x (in place). training = 0
  * copies x to y and records an all-kept mask. With random_rate, each training
- * call draws rate = cfg.rate * md_rng_uniform(&m->rng) once (kept in
+ * call draws rate = cfg.rate * (double)md_rng_uniform(&m->rng) once (kept in
  * last_rate); evaluation draws nothing. Errors, checked in this order:
  * MD_ERR_INVALID_ARGUMENT for a NULL m, MD_ERR_SHAPE for a negative or
  * overflowing shape, MD_ERR_EMPTY for a tensor without elements (x and y are
  * not touched and may be NULL), MD_ERR_INVALID_ARGUMENT for a NULL x or y or
  * an invalid m->cfg, MD_ERR_OUT_OF_MEMORY when the mask cannot grow. On error
  * the layer (mask, numel, rng) is unchanged. Results do not depend on the
- * OpenMP thread count. */
+ * OpenMP thread count. Large tensors are fastest 64-byte aligned. */
 MD_API md_status md_maxdrop_forward(md_maxdrop *m, md_shape shape, const float *x,
                                     float *y, int training);
 

@@ -34,7 +34,9 @@ static md_status parse_header(const char *path, const char *hdr, md_npy_array *o
                               md_errbuf *eb) {
   const char *p = hdr;
   while (isspace((unsigned char)*p)) ++p;
-  if (*p != '{')
+  const char *e = hdr + strlen(hdr);
+  while (e > p && isspace((unsigned char)e[-1])) --e;
+  if (*p != '{' || e == p || e[-1] != '}')
     return md_fail(eb, MD_ERR_FORMAT, "%s: .npy header is not a dictionary", path);
 
   const char *descr = find_key(hdr, "descr");
@@ -200,12 +202,18 @@ md_status md_npy_write(const char *path, md_npy_dtype dtype, int ndim, const int
   int len = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': (",
                      dtype == MD_NPY_F32 ? "<f4" : "|u1");
   int64_t numel = 1;
+  if (ndim > 0 && !dims)
+    return md_fail(eb, MD_ERR_INVALID_ARGUMENT, "%s: no dimensions given", path);
   for (int i = 0; i < ndim; ++i) {
     if (dims[i] < 0) return md_fail(eb, MD_ERR_INVALID_ARGUMENT, "%s: negative dimension", path);
+    if (dims[i] != 0 && numel > INT64_MAX / 8 / dims[i])
+      return md_fail(eb, MD_ERR_INVALID_ARGUMENT, "%s: shape too large", path);
     numel *= dims[i];
     len += snprintf(hdr + len, sizeof hdr - (size_t)len, "%s%lld", i ? ", " : "",
                     (long long)dims[i]);
   }
+  if (numel > 0 && !data)
+    return md_fail(eb, MD_ERR_INVALID_ARGUMENT, "%s: no data to write", path);
   /* (), (5,), (2, 3): a one-element tuple keeps its trailing comma */
   len += snprintf(hdr + len, sizeof hdr - (size_t)len, "%s), }", ndim == 1 ? "," : "");
   /* pad with spaces so that the data starts on a 64-byte boundary */
@@ -224,9 +232,10 @@ md_status md_npy_write(const char *path, md_npy_dtype dtype, int ndim, const int
   pre[8] = (unsigned char)(len & 0xff);
   pre[9] = (unsigned char)(len >> 8);
   const size_t bytes = (size_t)numel * (dtype == MD_NPY_F32 ? 4u : 1u);
+  errno = 0;
   if (fwrite(pre, 1, 10, af.f) != 10 || fwrite(hdr, 1, (size_t)len, af.f) != (size_t)len ||
       (bytes && fwrite(data, 1, bytes, af.f) != bytes)) {
-    const int e = errno;
+    const int e = errno ? errno : EIO;
     md_atomic_abort(&af);
     return md_fail(eb, MD_ERR_IO, "cannot write %s: %s", path, strerror(e));
   }

@@ -12,9 +12,9 @@
 
 #include "reg/maskops.h"
 
-static int valid_p(float p) { return p >= 0.0f && p <= 1.0f; }
+static int valid_p(double p) { return p >= 0.0 && p <= 1.0; }
 
-md_status md_dropout_init(md_dropout *d, float p, uint64_t seed, uint64_t stream) {
+md_status md_dropout_init(md_dropout *d, double p, uint64_t seed, uint64_t stream) {
   if (!d || !valid_p(p)) return MD_ERR_INVALID_ARGUMENT;
   d->p = p;
   md_rng_init(&d->rng, seed, stream);
@@ -62,8 +62,9 @@ md_status md_dropout_forward(md_dropout *d, int64_t numel, const float *x, float
     return MD_OK;
   }
 
-  const float p = d->p;
-  const float scale = p >= 1.0f ? 0.0f : (float)(1.0 / (1.0 - (double)p));
+  const double p = d->p;
+  /* As PyTorch: the scale 1 / (1 - p) is computed in double, then rounded. */
+  const float scale = p >= 1.0 ? 0.0f : (float)(1.0 / (1.0 - p));
   const uint64_t first = md_rng_reserve(&d->rng, (uint64_t)((numel + 3) / 4));
   uint64_t *mask = d->mask;
   const md_rng *rng = &d->rng;
@@ -79,7 +80,7 @@ md_status md_dropout_forward(md_dropout *d, int64_t numel, const float *x, float
       md_rng_block(rng, first + (uint64_t)((i0 + j) / 4), r);
       for (int64_t l = 0; l < 4 && j + l < n; ++l) {
         const int64_t i = i0 + j + l;
-        const int keep = md_u64_to_unit_float(r[l]) >= p;
+        const int keep = (double)md_u64_to_unit_float(r[l]) >= p;
         bits |= (uint64_t)keep << (j + l);
         y[i] = keep ? x[i] * scale : 0.0f;
       }

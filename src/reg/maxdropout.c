@@ -17,7 +17,8 @@
  * for any thread count; the L2 sum of squares is always accumulated by one
  * thread per group in a fixed order. Mask words are written whole by the
  * thread that owns all their elements, or OR-ed atomically into a cleared
- * mask where a word straddles two groups. */
+ * mask where a word straddles two groups. Large 64-byte-aligned outputs are
+ * written with streaming stores (see reg/maskops.h). */
 #include "maxdrop/maxdropout.h"
 
 #include <math.h>
@@ -28,6 +29,8 @@
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 /* Groups processed one after the other, each with all threads inside it,
@@ -40,7 +43,7 @@ enum { CHUNK = 1 << 14 };
 
 md_maxdrop_config md_maxdrop_default_config(void) {
   md_maxdrop_config c;
-  c.rate = 0.3f;
+  c.rate = 0.3;
   c.random_rate = 0;
   c.norm = MD_MAXDROP_NORM_MINMAX;
   c.stats = MD_MAXDROP_STATS_BATCH;
@@ -133,6 +136,27 @@ static stats stats_range(const float *x, int64_t n) {
   s.lo = _mm512_reduce_min_ps(_mm512_min_ps(lo0, lo1));
   s.hi = _mm512_reduce_max_ps(_mm512_max_ps(hi0, hi1));
   s.nan = nan != 0;
+#elif defined(__SSE2__)
+  __m128 lo0 = _mm_set1_ps(INFINITY), lo1 = lo0, hi0 = _mm_set1_ps(-INFINITY), hi1 = hi0;
+  __m128 nan = _mm_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    const __m128 a = _mm_loadu_ps(x + i), b = _mm_loadu_ps(x + i + 4);
+    lo0 = _mm_min_ps(lo0, a);
+    hi0 = _mm_max_ps(hi0, a);
+    lo1 = _mm_min_ps(lo1, b);
+    hi1 = _mm_max_ps(hi1, b);
+    nan = _mm_or_ps(nan, _mm_cmpunord_ps(a, b));
+  }
+  float l[8], h[8];
+  _mm_storeu_ps(l, lo0);
+  _mm_storeu_ps(l + 4, lo1);
+  _mm_storeu_ps(h, hi0);
+  _mm_storeu_ps(h + 4, hi1);
+  for (int k = 0; k < 8; ++k) {
+    s.lo = l[k] < s.lo ? l[k] : s.lo;
+    s.hi = h[k] > s.hi ? h[k] : s.hi;
+  }
+  s.nan = _mm_movemask_ps(nan) != 0;
 #endif
   for (; i < n; ++i) {
     const float v = x[i];
@@ -184,17 +208,43 @@ static double sumsq_range(const float *x, int64_t n) {
 /* The decision of a group.                                                  */
 /* ------------------------------------------------------------------------ */
 
+/* Groups smaller than this apply the formula to each element: cheaper than
+ * the ~32 evaluations of the bisection. */
+enum { SMALL_GROUP = 64 };
+
+/* The drop test of one element: min-max (x - lo) / d > t, or L2
+ * x / nrm > thr. */
+typedef struct pred {
+  int l2;
+  float lo, d, t;
+  float nrm, thr;
+} pred;
+
+static int pred_drop(const pred *p, float x) {
+  return p->l2 ? x / p->nrm > p->thr : (x - p->lo) / p->d > p->t;
+}
+
 typedef enum rule_kind {
   RULE_KEEP_ALL, /* nothing dropped */
   RULE_CUT,      /* dropped iff x >= cut (NaN-free, finite group) */
-  RULE_FORMULA   /* min-max formula element by element (infinite lo, hi or d) */
+  RULE_FORMULA   /* pred_drop element by element */
 } rule_kind;
 
 typedef struct rule {
   rule_kind kind;
-  float cut;       /* RULE_CUT */
-  float lo, d, t;  /* RULE_FORMULA */
+  float cut;  /* RULE_CUT */
+  pred p;     /* RULE_FORMULA */
+  int stream; /* write y with streaming stores (64-byte aligned, large) */
 } rule;
+
+static const rule rule_keep_all = {RULE_KEEP_ALL, 0.0f, {0, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, 0};
+
+static rule formula_rule(const pred *p) {
+  rule r = rule_keep_all;
+  r.kind = RULE_FORMULA;
+  r.p = *p;
+  return r;
+}
 
 /* Floats in increasing order <-> unsigned keys in increasing order. */
 static uint32_t float_key(float f) {
@@ -210,20 +260,13 @@ static float key_float(uint32_t k) {
   return f;
 }
 
-typedef struct pred {
-  int l2;
-  float lo, d, t;   /* min-max: (x - lo) / d > t */
-  float nrm, thr;   /* L2: x / nrm > thr */
-} pred;
-
-static int pred_drop(const pred *p, float x) {
-  return p->l2 ? x / p->nrm > p->thr : (x - p->lo) / p->d > p->t;
-}
-
-/* For a predicate monotone over the finite floats [lo, hi]: the cut rule. */
-static rule cut_rule(const pred *p, float lo, float hi) {
-  rule r = {RULE_KEEP_ALL, 0.0f, 0.0f, 0.0f, 0.0f};
+/* For a predicate monotone over the finite floats [lo, hi] holding every
+ * element of a group of `size` elements: the cut rule (or, for a small
+ * group, the formula itself). */
+static rule cut_rule(const pred *p, float lo, float hi, int64_t size) {
+  rule r = rule_keep_all;
   if (!pred_drop(p, hi)) return r;
+  if (size < SMALL_GROUP) return formula_rule(p);
   r.kind = RULE_CUT;
   if (pred_drop(p, lo)) {
     r.cut = lo;
@@ -242,33 +285,25 @@ static rule cut_rule(const pred *p, float lo, float hi) {
   return r;
 }
 
-static rule minmax_rule(stats s, float t) {
-  rule r = {RULE_KEEP_ALL, 0.0f, 0.0f, 0.0f, 0.0f};
-  if (s.nan) return r;             /* every q is NaN */
+static rule minmax_rule(stats s, float t, int64_t size) {
+  if (s.nan) return rule_keep_all;         /* every q is NaN */
   const float d = s.hi - s.lo;
-  if (!(d != 0.0f)) return r;      /* constant: 0 / 0 */
-  if (isfinite(s.lo) && isfinite(s.hi) && isfinite(d)) {
-    const pred p = {0, s.lo, d, t, 0.0f, 0.0f};
-    return cut_rule(&p, s.lo, s.hi);
-  }
-  r.kind = RULE_FORMULA;
-  r.lo = s.lo;
-  r.d = d;
-  r.t = t;
-  return r;
+  if (!(d != 0.0f)) return rule_keep_all;  /* constant: 0 / 0 */
+  const pred p = {0, s.lo, d, t, 0.0f, 0.0f};
+  if (isfinite(s.lo) && isfinite(s.hi) && isfinite(d)) return cut_rule(&p, s.lo, s.hi, size);
+  return formula_rule(&p);                 /* infinities: IEEE decides */
 }
 
 /* L2 rule: n = x / nrm, drop iff n > t * max(n). Outside the finite case
  * nothing is ever dropped: an infinite x makes nrm infinite and its n NaN
  * (so max(n) is NaN); an infinite nrm of finite values makes every n +-0 and
  * the threshold +-0; a zero nrm makes every n 0 / 0. */
-static rule l2_rule(stats s, double ss, float t) {
-  const rule keep = {RULE_KEEP_ALL, 0.0f, 0.0f, 0.0f, 0.0f};
+static rule l2_rule(stats s, double ss, float t, int64_t size) {
   const float nrm = (float)sqrt(ss);
   if (s.nan || !isfinite(s.lo) || !isfinite(s.hi) || !isfinite(nrm) || !(nrm > 0.0f))
-    return keep;
+    return rule_keep_all;
   const pred p = {1, 0.0f, 0.0f, 0.0f, nrm, t * (s.hi / nrm)};
-  return cut_rule(&p, s.lo, s.hi);
+  return cut_rule(&p, s.lo, s.hi, size);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -285,8 +320,22 @@ static uint64_t apply_word(const rule *r, const float *x, float *y, int len) {
       for (int k = 0; k < 4; ++k) {
         const __m512 v = _mm512_loadu_ps(x + 16 * k);
         const __mmask16 m = _mm512_cmp_ps_mask(v, c, _CMP_LT_OQ);
-        _mm512_storeu_ps(y + 16 * k, _mm512_maskz_mov_ps(m, v));
+        if (r->stream)
+          _mm512_stream_ps(y + 16 * k, _mm512_maskz_mov_ps(m, v));
+        else
+          _mm512_storeu_ps(y + 16 * k, _mm512_maskz_mov_ps(m, v));
         bits |= (uint64_t)m << (16 * k);
+      }
+      return bits;
+    }
+#elif defined(__SSE2__)
+    if (len == 64) {
+      const __m128 c = _mm_set1_ps(r->cut);
+      for (int k = 0; k < 16; ++k) {
+        const __m128 v = _mm_loadu_ps(x + 4 * k);
+        const __m128 m = _mm_cmplt_ps(v, c);
+        _mm_storeu_ps(y + 4 * k, _mm_and_ps(m, v));
+        bits |= (uint64_t)_mm_movemask_ps(m) << (4 * k);
       }
       return bits;
     }
@@ -298,7 +347,7 @@ static uint64_t apply_word(const rule *r, const float *x, float *y, int len) {
     }
   } else if (r->kind == RULE_FORMULA) {
     for (int j = 0; j < len; ++j) {
-      const int keep = !((x[j] - r->lo) / r->d > r->t);
+      const int keep = !pred_drop(&r->p, x[j]);
       bits |= (uint64_t)keep << j;
       y[j] = keep ? x[j] : 0.0f;
     }
@@ -332,13 +381,21 @@ static void apply_range(const rule *r, const float *x, float *y, uint64_t *mask,
 
 static void apply_range_parallel(const rule *r, const float *x, float *y, uint64_t *mask,
                                  int64_t i0, int64_t i1, int64_t numel) {
+  rule rs = *r;
+  rs.stream = md_mask_should_stream(y + i0, i1 - i0);
   /* chunk boundaries at multiples of CHUNK (word-aligned) */
   const int64_t c0 = i0 / CHUNK, c1 = (i1 + CHUNK - 1) / CHUNK;
-#pragma omp parallel for schedule(static)
-  for (int64_t k = c0; k < c1; ++k) {
-    const int64_t a = k * CHUNK > i0 ? k * CHUNK : i0;
-    const int64_t b = (k + 1) * CHUNK < i1 ? (k + 1) * CHUNK : i1;
-    apply_range(r, x, y, mask, a, b, numel);
+#pragma omp parallel
+  {
+#pragma omp for schedule(static) nowait
+    for (int64_t k = c0; k < c1; ++k) {
+      const int64_t a = k * CHUNK > i0 ? k * CHUNK : i0;
+      const int64_t b = (k + 1) * CHUNK < i1 ? (k + 1) * CHUNK : i1;
+      apply_range(&rs, x, y, mask, a, b, numel);
+    }
+#if defined(__AVX512F__)
+    if (rs.stream) _mm_sfence(); /* streaming stores visible before the barrier */
+#endif
   }
 }
 
@@ -375,9 +432,10 @@ static rule group_rule(const group *g, const float *x, md_maxdrop_norm norm, flo
     for (int64_t k = 0; k < g->nseg; ++k)
       stats_merge(&s, stats_range(x + g->base + k * g->stride, g->seglen));
   }
-  if (norm != MD_MAXDROP_NORM_L2) return minmax_rule(s, t);
+  const int64_t size = g->nseg * g->seglen;
+  if (norm != MD_MAXDROP_NORM_L2) return minmax_rule(s, t, size);
   for (int64_t k = 0; k < g->nseg; ++k) ss += sumsq_range(x + g->base + k * g->stride, g->seglen);
-  return l2_rule(s, ss, t);
+  return l2_rule(s, ss, t, size);
 }
 
 static void forward_v1(const md_maxdrop_config *cfg, md_shape sh, int64_t numel,
@@ -452,6 +510,28 @@ static void v2_sums(const float *xs, int64_t c, int64_t hw, int64_t p0, int len,
   }
 }
 
+/* ORs keep[0 .. len-1] into bits i0 .. i0+len-1 of the cleared mask. Words
+ * inside [own0, own1) belong to the calling thread alone; the others are
+ * updated atomically. */
+static void put_bits(uint64_t *mask, int64_t i0, int len, const unsigned char *keep,
+                     int64_t own0, int64_t own1) {
+  int j = 0;
+  while (j < len) {
+    const int64_t i = i0 + j, w = i >> 6;
+    const int n = (int)(64 - (i & 63)) < len - j ? (int)(64 - (i & 63)) : len - j;
+    uint64_t bits = 0;
+    for (int k = 0; k < n; ++k) bits |= (uint64_t)keep[j + k] << k;
+    bits <<= (i & 63);
+    if (w * 64 >= own0 && w * 64 + 64 <= own1) {
+      mask[w] |= bits;
+    } else {
+#pragma omp atomic
+      mask[w] |= bits;
+    }
+    j += n;
+  }
+}
+
 static void forward_v2(const md_maxdrop_config *cfg, md_shape sh, int64_t numel,
                        const float *x, float *y, uint64_t *mask, float t) {
   const int64_t hw = sh.h * sh.w, chw = sh.c * hw;
@@ -469,7 +549,8 @@ static void forward_v2(const md_maxdrop_config *cfg, md_shape sh, int64_t numel,
       stats_merge(&st, stats_range(s, len));
       if (cfg->norm == MD_MAXDROP_NORM_L2) ss += sumsq_range(s, len);
     }
-    const rule r = cfg->norm == MD_MAXDROP_NORM_L2 ? l2_rule(st, ss, t) : minmax_rule(st, t);
+    const rule r =
+        cfg->norm == MD_MAXDROP_NORM_L2 ? l2_rule(st, ss, t, hw) : minmax_rule(st, t, hw);
     for (int64_t p0 = 0; p0 < hw; p0 += V2_BLOCK) {
       const int len = (int)(hw - p0 < V2_BLOCK ? hw - p0 : V2_BLOCK);
       if (r.kind != RULE_KEEP_ALL) {
@@ -485,14 +566,8 @@ static void forward_v2(const md_maxdrop_config *cfg, md_shape sh, int64_t numel,
       }
       for (int64_t ch = 0; ch < sh.c; ++ch) {
         const int64_t i0 = n * chw + ch * hw + p0;
-        for (int j = 0; j < len; ++j) {
-          const int64_t i = i0 + j;
-          y[i] = keep[j] ? x[i] : 0.0f;
-          if (keep[j]) {
-#pragma omp atomic
-            mask[i >> 6] |= UINT64_C(1) << (i & 63);
-          }
-        }
+        for (int j = 0; j < len; ++j) y[i0 + j] = keep[j] ? x[i0 + j] : 0.0f;
+        put_bits(mask, i0, len, keep, n * chw, (n + 1) * chw);
       }
     }
   }
@@ -521,10 +596,11 @@ md_status md_maxdrop_forward(md_maxdrop *m, md_shape shape, const float *x, floa
     return MD_OK;
   }
 
-  float rate = m->cfg.rate;
-  if (m->cfg.random_rate) rate = rate * md_rng_uniform(&m->rng);
+  double rate = m->cfg.rate;
+  if (m->cfg.random_rate) rate = rate * (double)md_rng_uniform(&m->rng);
   m->last_rate = rate;
-  const float t = (float)(1.0 - (double)rate);
+  /* PyTorch compares with the Python float 1 - rate rounded to float32. */
+  const float t = (float)(1.0 - rate);
   if (m->cfg.v2)
     forward_v2(&m->cfg, shape, numel, x, y, m->mask, t);
   else

@@ -23,7 +23,7 @@ enum { AUTO_TARGET = 256, MAX_TITLE_SCALE = 2, TITLE_LEN = 48 };
 
 md_figure1_config md_figure1_default_config(void) {
   md_figure1_config c;
-  c.rate = 0.5f;
+  c.rate = 0.5;
   c.seed = 0;
   c.scale = 0;
   c.gutter = 8;
@@ -145,7 +145,7 @@ static double zero_fraction(const float *x, const float *y, int64_t n) {
 }
 
 /* Dropout's kept elements at their input value, dropped ones 0 (no rescale). */
-static md_status dropout_unscaled(float rate, uint64_t seed, uint64_t stream, int64_t n,
+static md_status dropout_unscaled(double rate, uint64_t seed, uint64_t stream, int64_t n,
                                   const float *x, float *y) {
   md_dropout d;
   md_status st = md_dropout_init(&d, rate, seed, stream);
@@ -157,7 +157,7 @@ static md_status dropout_unscaled(float rate, uint64_t seed, uint64_t stream, in
   return st;
 }
 
-static md_status maxdrop_run(float rate, md_shape shape, const float *x, float *y) {
+static md_status maxdrop_run(double rate, md_shape shape, const float *x, float *y) {
   md_maxdrop_config cfg = md_maxdrop_default_config();
   cfg.rate = rate;
   md_maxdrop m;
@@ -199,7 +199,7 @@ md_status md_figure1_render(const md_figure1_config *cfg, const uint8_t *pixels,
     gray[i] = channels == 3 ? 0.299f * c[0] + 0.587f * c[1] + 0.114f * c[2] : c[0];
   }
 
-  const float rate = cfg->rate;
+  const double rate = cfg->rate;
   st = dropout_unscaled(rate, cfg->seed, MD_STREAM_LAYER + 0, hw, gray, gray_do);
   if (st == MD_OK) st = maxdrop_run(rate, md_shape4(1, 1, height, width), gray, gray_md);
   if (st == MD_OK)

@@ -11,6 +11,7 @@ Evaluation mode: dataset order, ToTensor + Normalize only; also compared with
 the plain PyTorch expression x.float().div(255), (x - m) / s.
 """
 import os
+import shutil
 
 import numpy as np
 import torch
@@ -90,8 +91,10 @@ def run_driver(images, labels, seed, epoch, batch, train, prefetch):
     np.save(os.path.join(d, "y.npy"), labels)
     mp.driver("driver_augment", os.path.join(d, "x.npy"), os.path.join(d, "y.npy"), seed,
               epoch, batch, train, prefetch, d)
-    return {k: np.load(os.path.join(d, k + ".npy"))
-            for k in ("images", "labels", "sources", "choices", "sizes")}
+    out = {k: np.load(os.path.join(d, k + ".npy"))
+           for k in ("images", "labels", "sources", "choices", "sizes")}
+    shutil.rmtree(d)
+    return out
 
 
 # The reference's transforms: RandomCrop(32, padding=4) pads with the constant 0

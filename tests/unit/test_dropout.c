@@ -12,13 +12,13 @@
 /* Element i of a call whose reserved blocks start at `first` is kept when
  * word i % 4 of philox({first + i / 4, 0, 0, 0}, {seed, stream}), read as
  * (word >> 40) * 2^-24, is >= p. Recomputed here from the bijection. */
-static int model_keep(uint64_t seed, uint64_t stream, uint64_t first, int64_t i, float p) {
+static int model_keep(uint64_t seed, uint64_t stream, uint64_t first, int64_t i, double p) {
   const uint64_t ctr[4] = {first + (uint64_t)i / 4, 0, 0, 0};
   const uint64_t key[2] = {seed, stream};
   uint64_t out[4];
   md_philox4x64(ctr, key, out);
   const float u = (float)(out[i % 4] >> 40) / 16777216.0f;
-  return u >= p;
+  return (double)u >= p;
 }
 
 static float *alloc_uniform(int64_t n, float lo, float hi, uint64_t stream) {
@@ -336,6 +336,34 @@ static void test_thread_count_independent(void **state) {
   free(y2);
 }
 
+/* A 16 MiB, 64-byte aligned gradient takes the streaming-store path. */
+static void test_large_aligned_backward(void **state) {
+  (void)state;
+  const int64_t n = (4 << 20) + 33;
+  const size_t bytes = ((size_t)n * sizeof(float) + 63) & ~(size_t)63;
+  float *x = aligned_alloc(64, bytes), *y = aligned_alloc(64, bytes);
+  float *dx = aligned_alloc(64, bytes);
+  assert_non_null(x);
+  assert_non_null(y);
+  assert_non_null(dx);
+  md_fill_uniform(x, (size_t)n, -1.0f, 1.0f, 52);
+  md_dropout d;
+  assert_int_equal(md_dropout_init(&d, 0.5f, 4, 262), MD_OK);
+  assert_int_equal(md_dropout_forward(&d, n, x, y, 1), MD_OK);
+  assert_int_equal(md_dropout_backward(&d, x, dx), MD_OK);
+  for (int64_t i = 0; i < n; ++i) {
+    const int keep = model_keep(4, 262, 0, i, 0.5f);
+    const float want = keep ? x[i] * 2.0f : 0.0f;
+    if (dx[i] != want || y[i] != want)
+      fail_msg("element %lld: y %g dx %g, want %g", (long long)i, (double)y[i], (double)dx[i],
+               (double)want);
+  }
+  md_dropout_free(&d);
+  free(x);
+  free(y);
+  free(dx);
+}
+
 /* Different calls and different streams give different masks. */
 static void test_masks_vary(void **state) {
   (void)state;
@@ -373,6 +401,7 @@ int main(void) {
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_fewer_elements_than_reserved),
       cmocka_unit_test(test_thread_count_independent),
+      cmocka_unit_test(test_large_aligned_backward),
       cmocka_unit_test(test_masks_vary),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -384,10 +384,11 @@ static void test_nan_anywhere_drops_nothing(void **state) {
     xc[where[k]] = NAN;
     for (int norm = 0; norm < 2; ++norm)
       for (float rate = 0.0f; rate <= 1.0f; rate += 0.25f) {
-        const md_maxdrop_config c = make_cfg(rate, (md_maxdrop_norm)norm, MD_MAXDROP_STATS_BATCH, 0);
+        const md_maxdrop_norm nm = (md_maxdrop_norm)norm;
+        const md_maxdrop_config c = make_cfg(rate, nm, MD_MAXDROP_STATS_BATCH, 0);
         check_identity(&c, s, xc);
         /* V2: the NaN sits in one sample; that sample is untouched */
-        const md_maxdrop_config c2 = make_cfg(rate, (md_maxdrop_norm)norm, MD_MAXDROP_STATS_BATCH, 1);
+        const md_maxdrop_config c2 = make_cfg(rate, nm, MD_MAXDROP_STATS_BATCH, 1);
         check_case(&c2, s, xc);
       }
     free(xc);
@@ -554,21 +555,28 @@ static void test_threshold_ties_are_kept(void **state) {
       ties++;
       const float above = nextafterf(tie, INFINITY);
       assert_true((above - lo) / (hi - lo) > t);
-      const float x[5] = {lo, tie, hi, above, (lo + hi) * 0.25f + lo * 0.5f};
-      float y[5];
-      const md_maxdrop_config c = make_cfg(rates_t[r], MD_MAXDROP_NORM_MINMAX,
-                                           MD_MAXDROP_STATS_BATCH, 0);
-      md_maxdrop m;
-      assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
-      assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, 5), x, y, 1), MD_OK);
-      assert_int_equal(md_maxdrop_kept(&m, 1), 1);
-      assert_float_equal(y[1], tie, 0.0f);
-      assert_int_equal(md_maxdrop_kept(&m, 2), 0);
-      assert_int_equal(md_maxdrop_kept(&m, 3), 0);
-      assert_float_equal(y[3], 0.0f, 0.0f);
-      assert_int_equal(md_maxdrop_kept(&m, 0), 1);
-      md_maxdrop_free(&m);
-      check_case(&c, md_shape4(1, 1, 1, 5), x);
+      /* 5 elements (small group) and 200 (large group: a different path) */
+      float x[200], y[200];
+      x[0] = lo;
+      x[1] = tie;
+      x[2] = hi;
+      x[3] = above;
+      for (int i = 4; i < 200; ++i) x[i] = lo + (hi - lo) * ((float)i / 400.0f);
+      for (int len = 5; len <= 200; len += 195) {
+        const md_maxdrop_config c = make_cfg(rates_t[r], MD_MAXDROP_NORM_MINMAX,
+                                             MD_MAXDROP_STATS_BATCH, 0);
+        md_maxdrop m;
+        assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
+        assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, len), x, y, 1), MD_OK);
+        assert_int_equal(md_maxdrop_kept(&m, 1), 1);
+        assert_float_equal(y[1], tie, 0.0f);
+        assert_int_equal(md_maxdrop_kept(&m, 2), 0);
+        assert_int_equal(md_maxdrop_kept(&m, 3), 0);
+        assert_float_equal(y[3], 0.0f, 0.0f);
+        assert_int_equal(md_maxdrop_kept(&m, 0), 1);
+        md_maxdrop_free(&m);
+        check_case(&c, md_shape4(1, 1, 1, len), x);
+      }
     }
   assert_true(ties >= 8);
   /* L2 tie: x = {1, 2, 2, top, v}; search top (a few floats above 4) and v
@@ -588,17 +596,21 @@ static void test_threshold_ties_are_kept(void **state) {
       if (!isnan(tie)) break;
     }
     assert_false(isnan(tie));
-    const float x[5] = {1.0f, 2.0f, 2.0f, top, tie};
+    /* then 0s, which change neither the norm nor the max: 5 elements (small
+     * group) and 100 (large group: a different path) */
+    float x[100] = {1.0f, 2.0f, 2.0f, top, tie};
+    float y[100];
     const md_maxdrop_config c = make_cfg(rate, MD_MAXDROP_NORM_L2, MD_MAXDROP_STATS_BATCH, 0);
-    md_maxdrop m;
-    float y[5];
-    assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
-    assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, 5), x, y, 1), MD_OK);
-    assert_int_equal(md_maxdrop_kept(&m, 4), 1);
-    assert_int_equal(md_maxdrop_kept(&m, 3), 0);
-    assert_int_equal(md_maxdrop_kept(&m, 0), 1);
-    md_maxdrop_free(&m);
-    check_case(&c, md_shape4(1, 1, 1, 5), x);
+    for (int len = 5; len <= 100; len += 95) {
+      md_maxdrop m;
+      assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
+      assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, len), x, y, 1), MD_OK);
+      assert_int_equal(md_maxdrop_kept(&m, 4), 1);
+      assert_int_equal(md_maxdrop_kept(&m, 3), 0);
+      assert_int_equal(md_maxdrop_kept(&m, 0), 1);
+      md_maxdrop_free(&m);
+      check_case(&c, md_shape4(1, 1, 1, len), x);
+    }
   }
 }
 
@@ -648,6 +660,49 @@ static void test_large_tensor(void **state) {
   const md_maxdrop_config c = make_cfg(0.2f, MD_MAXDROP_NORM_MINMAX, MD_MAXDROP_STATS_BATCH, 0);
   check_case(&c, md_shape4(1, 1, 1, 100003), x);
   free(x);
+}
+
+/* Outputs of 16 MiB and more, 64-byte aligned, take the streaming-store
+ * path: forward (out of place and in place) and backward still match. */
+static void test_large_aligned_outputs(void **state) {
+  (void)state;
+  const md_shape s = {1, 1, 1, (4 << 20) + 77};
+  const int64_t numel = count(s);
+  const size_t bytes = ((size_t)numel * sizeof(float) + 63) & ~(size_t)63;
+  float *x = aligned_alloc(64, bytes), *y = aligned_alloc(64, bytes);
+  float *dy = aligned_alloc(64, bytes), *dx = aligned_alloc(64, bytes);
+  float *want = malloc((size_t)numel * sizeof *want);
+  unsigned char *kept = malloc((size_t)numel);
+  assert_non_null(x);
+  assert_non_null(y);
+  assert_non_null(dy);
+  assert_non_null(dx);
+  assert_non_null(want);
+  assert_non_null(kept);
+  md_fill_uniform(x, (size_t)numel, -1.0f, 3.0f, 60);
+  md_fill_uniform(dy, (size_t)numel, -1.0f, 1.0f, 61);
+  const md_maxdrop_config c = make_cfg(0.3f, MD_MAXDROP_NORM_MINMAX, MD_MAXDROP_STATS_BATCH, 0);
+  ref_forward(&c, c.rate, s, x, want, kept);
+  md_maxdrop m;
+  assert_int_equal(md_maxdrop_init(&m, &c, 1, 256), MD_OK);
+  assert_int_equal(md_maxdrop_forward(&m, s, x, y, 1), MD_OK);
+  md_assert_floats_identical(y, want, (size_t)numel);
+  assert_mask(&m, kept, numel);
+  assert_int_equal(md_maxdrop_backward(&m, dy, dx), MD_OK);
+  for (int64_t i = 0; i < numel; ++i) want[i] = kept[i] ? dy[i] : 0.0f;
+  md_assert_floats_identical(dx, want, (size_t)numel);
+  /* in place */
+  ref_forward(&c, c.rate, s, x, want, kept);
+  assert_int_equal(md_maxdrop_forward(&m, s, x, x, 1), MD_OK);
+  md_assert_floats_identical(x, want, (size_t)numel);
+  assert_mask(&m, kept, numel);
+  md_maxdrop_free(&m);
+  free(x);
+  free(y);
+  free(dy);
+  free(dx);
+  free(want);
+  free(kept);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -854,10 +909,11 @@ static void test_errors(void **state) {
   assert_int_equal(md_maxdrop_forward(&m, md_shape4(-1, 3, 4, 4), x, y, 1), MD_ERR_SHAPE);
   assert_int_equal(md_maxdrop_forward(&m, md_shape4(INT64_MAX, 2, 2, 2), x, y, 1), MD_ERR_SHAPE);
   /* NULL pointers */
-  assert_int_equal(md_maxdrop_forward(NULL, md_shape4(1, 1, 1, 8), x, y, 1), MD_ERR_INVALID_ARGUMENT);
-  assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, 8), NULL, y, 1), MD_ERR_INVALID_ARGUMENT);
-  assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, 8), x, NULL, 1), MD_ERR_INVALID_ARGUMENT);
-  assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, 8), x, NULL, 0), MD_ERR_INVALID_ARGUMENT);
+  const md_shape s8 = md_shape4(1, 1, 1, 8);
+  assert_int_equal(md_maxdrop_forward(NULL, s8, x, y, 1), MD_ERR_INVALID_ARGUMENT);
+  assert_int_equal(md_maxdrop_forward(&m, s8, NULL, y, 1), MD_ERR_INVALID_ARGUMENT);
+  assert_int_equal(md_maxdrop_forward(&m, s8, x, NULL, 1), MD_ERR_INVALID_ARGUMENT);
+  assert_int_equal(md_maxdrop_forward(&m, s8, x, NULL, 0), MD_ERR_INVALID_ARGUMENT);
   assert_int_equal(m.numel, -1);
   assert_int_equal(md_maxdrop_forward(&m, md_shape4(1, 1, 1, 8), x, y, 1), MD_OK);
   assert_int_equal(md_maxdrop_backward(NULL, x, dx), MD_ERR_INVALID_ARGUMENT);
@@ -980,6 +1036,7 @@ int main(void) {
       cmocka_unit_test(test_threshold_ties_are_kept),
       cmocka_unit_test(test_dense_values_near_the_cut),
       cmocka_unit_test(test_large_tensor),
+      cmocka_unit_test(test_large_aligned_outputs),
       cmocka_unit_test(test_random_rate),
       cmocka_unit_test(test_eval_is_identity),
       cmocka_unit_test(test_backward_follows_mask),
