@@ -374,12 +374,12 @@ md_model_config md_opts_model_config(const md_run_options *o) {
   c.widen = o->widen;
   c.reg = o->reg == 1 ? MD_REG_MAXDROPOUT : o->reg == 2 ? MD_REG_DROPOUT : MD_REG_NONE;
   c.maxdrop = md_maxdrop_default_config();
-  c.maxdrop.rate = (float)o->drop;
+  c.maxdrop.rate = o->drop;
   c.maxdrop.random_rate = o->maxdrop_random_rate;
   c.maxdrop.norm = (md_maxdrop_norm)o->maxdrop_norm;
   c.maxdrop.stats = (md_maxdrop_stats)o->maxdrop_stats;
   c.maxdrop.v2 = o->maxdrop_v2;
-  c.dropout_p = (float)o->drop;
+  c.dropout_p = o->drop;
   c.maxdrop_in_eval = o->maxdrop_at_eval;
   return c;
 }
