@@ -153,9 +153,8 @@ static md_trainer *straight;
 static int setup(void **state) {
   (void)state;
   make_data();
-  const char *dir = md_test_tmpdir();
-  char *d = malloc(4200);
-  snprintf(d, 4200, "%s", dir);
+  static char d[4200];
+  snprintf(d, sizeof d, "%s", md_test_tmpdir());
   straight_model = tiny_model(3, MD_REG_MAXDROPOUT);
   md_train_config c = tiny_config(d);
   md_train_data tr = train_set(), te = test_set();
