@@ -29,30 +29,37 @@ md_status md_train_write_metrics(const char *path, const md_epoch_result *h, int
   return md_atomic_commit(&af, eb);
 }
 
-/* cJSON writes non-finite numbers as null; that is what summary.json should
- * say for a NaN loss. */
-static int add_epoch_fields(cJSON *o, const md_epoch_result *r) {
-  return cJSON_AddNumberToObject(o, "epoch", r->epoch) &&
-         cJSON_AddNumberToObject(o, "lr", r->lr) &&
-         cJSON_AddNumberToObject(o, "train_loss", r->train_loss) &&
-         cJSON_AddNumberToObject(o, "train_acc", r->train_acc) &&
-         cJSON_AddNumberToObject(o, "test_loss", r->test_loss) &&
-         cJSON_AddNumberToObject(o, "test_acc", r->test_acc) &&
-         cJSON_AddNumberToObject(o, "seconds", r->seconds);
+/* Written by hand: cJSON prints numbers with 15 significant digits unless
+ * that reads back within an epsilon, which is not always the same double.
+ * md_ckpt_format_double gives the shortest text that reads back exactly;
+ * a NaN or an infinity becomes null. */
+static void put_number(char **p, const char *key, double v, int first) {
+  char num[32];
+  *p += sprintf(*p, "%s\"%s\":%s", first ? "" : ",", key,
+                isfinite(v) ? md_ckpt_format_double(num, sizeof num, v) : "null");
 }
 
 char *md_train_history_json(const md_epoch_result *h, int n) {
-  cJSON *arr = cJSON_CreateArray();
-  if (!arr) return NULL;
+  /* At most 7 numbers of 32 characters and their keys per entry. */
+  const size_t cap = 16 + (size_t)n * 400;
+  char *text = cJSON_malloc(cap);
+  if (!text) return NULL;
+  char *p = text;
+  *p++ = '[';
   for (int i = 0; i < n; ++i) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddItemToArray(arr, o) || !add_epoch_fields(o, &h[i])) {
-      cJSON_Delete(arr);
-      return NULL;
-    }
+    if (i) *p++ = ',';
+    *p++ = '{';
+    put_number(&p, "epoch", h[i].epoch, 1);
+    put_number(&p, "lr", h[i].lr, 0);
+    put_number(&p, "train_loss", h[i].train_loss, 0);
+    put_number(&p, "train_acc", h[i].train_acc, 0);
+    put_number(&p, "test_loss", h[i].test_loss, 0);
+    put_number(&p, "test_acc", h[i].test_acc, 0);
+    put_number(&p, "seconds", h[i].seconds, 0);
+    *p++ = '}';
   }
-  char *text = cJSON_PrintUnformatted(arr);
-  cJSON_Delete(arr);
+  *p++ = ']';
+  *p = '\0';
   return text;
 }
 
