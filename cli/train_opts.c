@@ -80,9 +80,9 @@ void md_opts_defaults(md_run_options *o) {
   o->threads = 0;
 }
 
-/* The quick protocol (docs/QUICK.md): ResNet-18 of width 16 on the first
- * 10000 training images for 15 epochs, learning rate 0.05 divided by 5 at
- * epochs 8 and 12, evaluated on the whole test set. */
+/* The quick protocol (docs/TRAINING.md): ResNet-18 of width 12 on the first
+ * 10000 training images for 10 epochs, learning rate 0.05 multiplied by 0.2
+ * after epochs 5 and 8, evaluated on the whole test set. */
 void md_opts_apply_preset(md_run_options *o, md_preset p) {
   o->preset = p;
   o->model = 0;
@@ -112,12 +112,12 @@ void md_opts_apply_preset(md_run_options *o, md_preset p) {
   o->limit_train = 0;
   o->limit_test = 0;
   if (p == MD_PRESET_QUICK) {
-    o->width = 16;
-    o->epochs = 15;
+    o->width = 12;
+    o->epochs = 10;
     o->lr = 0.05;
     o->n_milestones = 2;
-    o->milestones[0] = 8;
-    o->milestones[1] = 12;
+    o->milestones[0] = 5;
+    o->milestones[1] = 8;
     o->limit_train = 10000;
     o->limit_test = 0;
   }
@@ -536,9 +536,9 @@ void md_opts_print_help(FILE *f) {
       "                        batch 128, lr 0.1, milestones 60,120,160, gamma 0.2,\n"
       "                        SGD momentum 0.9 Nesterov, weight decay 5e-4, crop+flip\n"
       "                        (the defaults, too)\n"
-      "  --preset quick        a reduced protocol for a CPU (docs/QUICK.md): width 16,\n"
-      "                        the first 10000 training images, 15 epochs, lr 0.05,\n"
-      "                        milestones 8,12, the whole test set\n"
+      "  --preset quick        a reduced protocol for a CPU (docs/TRAINING.md): width 12,\n"
+      "                        the first 10000 training images, 10 epochs, lr 0.05,\n"
+      "                        milestones 5,8, the whole test set\n"
       "data and model:\n"
       "  --dataset D           cifar10 (default) | cifar100\n"
       "  --data DIR            data folder holding cifar-10-batches-bin/ or\n"

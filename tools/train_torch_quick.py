@@ -18,7 +18,7 @@ mode only); the data pipeline and the training loop are written here:
 
 The random numbers are PyTorch's and NumPy's, not maxdrop's: runs agree in
 distribution, not bit for bit. Defaults are the quick preset's values (see
-docs/QUICK.md); every option can be changed.
+docs/TRAINING.md); every option can be changed.
 
 Usage:
   tools/train_torch_quick.py [--reg none|maxdropout] [--seed S] [--out FILE.csv] ...
@@ -104,18 +104,18 @@ def main(argv=None):
     ap.add_argument("--data", default=None, help="folder holding cifar-10-batches-bin/")
     ap.add_argument("--reg", choices=["none", "maxdropout"], default="maxdropout")
     ap.add_argument("--drop", type=float, default=0.3, help="MaxDropout rate")
-    ap.add_argument("--width", type=int, default=16)
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--width", type=int, default=12)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--learning-rate", type=float, default=0.05)
-    ap.add_argument("--milestones", default="8,12")
+    ap.add_argument("--milestones", default="5,8")
     ap.add_argument("--gamma", type=float, default=0.2)
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--weight-decay", type=float, default=5e-4)
     ap.add_argument("--limit-train", type=int, default=10000)
     ap.add_argument("--limit-test", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", default=None, help="CSV file of per-epoch results")
     a = ap.parse_args(argv)
 

@@ -39,7 +39,11 @@ expect '"maxdropout"' reg --preset paper
 expect false scheduler_compat --preset paper
 expect true scheduler_compat --preset paper --scheduler-compat
 expect true maxdrop_at_eval --preset paper --maxdrop-at-eval
-expect 16 width --preset quick
+expect 12 width --preset quick
+expect 10 epochs --preset quick
+expect 0.05 learning_rate --preset quick
+expect "[5, 8]" milestones --preset quick
+expect 0 limit_test --preset quick
 expect 10000 limit_train --preset quick
 expect 3 epochs --epochs 3 --preset quick            # explicit flags win, before or after
 expect 3 epochs --preset quick --epochs 3
