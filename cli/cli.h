@@ -26,6 +26,11 @@ int md_cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((for
 int md_cli_status_error(const char *cmd, const char *what, md_status st,
                         const md_errbuf *eb);
 
+/* The value of flag `name` at argv[*i], given as "--flag value" (then *i
+ * moves to the value) or "--flag=value"; NULL when argv[*i] is another flag.
+ * Sets *missing when the flag is last and has no value. */
+const char *md_cli_flag_value(int argc, char **argv, int *i, const char *name, int *missing);
+
 /* Strict number parsing for flag values; 0 on success, -1 on garbage. */
 int md_cli_parse_double(const char *s, double *out);
 int md_cli_parse_long(const char *s, long *out);

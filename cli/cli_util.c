@@ -42,6 +42,18 @@ int md_cli_status_error(const char *cmd, const char *what, md_status st,
   return md_cli_error(cmd, "%s: %s", what, detail);
 }
 
+const char *md_cli_flag_value(int argc, char **argv, int *i, const char *name, int *missing) {
+  const size_t n = strlen(name);
+  if (strncmp(argv[*i], name, n) != 0) return NULL;
+  if (argv[*i][n] == '=') return argv[*i] + n + 1;
+  if (argv[*i][n] != '\0') return NULL;
+  if (*i + 1 >= argc) {
+    *missing = 1;
+    return NULL;
+  }
+  return argv[++*i];
+}
+
 int md_cli_parse_double(const char *s, double *out) {
   if (!s || !*s) return -1;
   char *end;

@@ -32,18 +32,6 @@ static const char usage_text[] =
     "  --progress MODE       auto | bar | lines | off (default auto)\n"
     "  -h, --help            show this help\n";
 
-static const char *value_of(int argc, char **argv, int *i, const char *name, int *missing) {
-  const size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    *missing = 1;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 int md_cmd_eval(int argc, char **argv) {
   const char *ckpt = NULL, *data = NULL, *progress = "auto";
   int at_eval = -1;
@@ -59,19 +47,19 @@ int md_cmd_eval(int argc, char **argv) {
       at_eval = 1;
     } else if (!strcmp(a, "--no-maxdrop-at-eval")) {
       at_eval = 0;
-    } else if ((v = value_of(argc, argv, &i, "--checkpoint", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--checkpoint", &missing))) {
       ckpt = v;
-    } else if ((v = value_of(argc, argv, &i, "--data", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--data", &missing))) {
       data = v;
-    } else if ((v = value_of(argc, argv, &i, "--progress", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--progress", &missing))) {
       progress = v;
-    } else if ((v = value_of(argc, argv, &i, "--limit-test", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--limit-test", &missing))) {
       if (md_cli_parse_long(v, &limit) != 0 || limit < 0)
         return md_cli_usage_error(CMD, "--limit-test needs a whole number >= 0, not '%s'", v);
-    } else if ((v = value_of(argc, argv, &i, "--batch-size", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--batch-size", &missing))) {
       if (md_cli_parse_long(v, &batch) != 0 || batch < 1 || batch > 65536)
         return md_cli_usage_error(CMD, "--batch-size needs a whole number in 1..65536, not '%s'", v);
-    } else if ((v = value_of(argc, argv, &i, "--threads", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--threads", &missing))) {
       if (md_cli_parse_long(v, &threads) != 0 || threads < 1 || threads > 4096)
         return md_cli_usage_error(CMD, "--threads needs a whole number in 1..4096, not '%s'", v);
     } else if (missing) {

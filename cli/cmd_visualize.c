@@ -58,20 +58,6 @@ static void synthetic_image(uint8_t *rgb, int side) {
   }
 }
 
-/* Value of a flag given as "--flag value" or "--flag=value"; NULL when argv[*i]
- * is not that flag. Sets *missing when the value is absent. */
-static const char *flag_value(int argc, char **argv, int *i, const char *name, int *missing) {
-  const size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return NULL;
-  if (argv[*i][n] == '=') return argv[*i] + n + 1;
-  if (argv[*i][n] != '\0') return NULL;
-  if (*i + 1 >= argc) {
-    *missing = 1;
-    return NULL;
-  }
-  return argv[++*i];
-}
-
 int md_cmd_visualize(int argc, char **argv) {
   const char *image_path = NULL, *data_dir = NULL, *out_path = "figure1.png";
   long index = DEFAULT_INDEX;
@@ -86,27 +72,27 @@ int md_cmd_visualize(int argc, char **argv) {
       fputs(usage_text, stdout);
       return 0;
     }
-    if ((v = flag_value(argc, argv, &i, "--image", &missing))) {
+    if ((v = md_cli_flag_value(argc, argv, &i, "--image", &missing))) {
       image_path = v;
-    } else if ((v = flag_value(argc, argv, &i, "--data", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--data", &missing))) {
       data_dir = v;
-    } else if ((v = flag_value(argc, argv, &i, "--out", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--out", &missing))) {
       out_path = v;
-    } else if ((v = flag_value(argc, argv, &i, "--index", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--index", &missing))) {
       if (md_cli_parse_long(v, &index) != 0 || index < 0)
         return md_cli_usage_error(CMD, "--index needs a whole number >= 0, not '%s'", v);
       index_given = 1;
-    } else if ((v = flag_value(argc, argv, &i, "--rate", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--rate", &missing))) {
       double r;
       if (md_cli_parse_double(v, &r) != 0 || !(r >= 0.0 && r <= 1.0))
         return md_cli_usage_error(CMD, "--rate needs a number in [0, 1], not '%s'", v);
       cfg.rate = r;
-    } else if ((v = flag_value(argc, argv, &i, "--seed", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--seed", &missing))) {
       unsigned long long s;
       if (md_cli_parse_u64(v, &s) != 0)
         return md_cli_usage_error(CMD, "--seed needs a whole number >= 0, not '%s'", v);
       cfg.seed = s;
-    } else if ((v = flag_value(argc, argv, &i, "--scale", &missing))) {
+    } else if ((v = md_cli_flag_value(argc, argv, &i, "--scale", &missing))) {
       long k;
       if (md_cli_parse_long(v, &k) != 0 || k < 1 || k > 64)
         return md_cli_usage_error(CMD, "--scale needs a whole number in 1..64, not '%s'", v);
