@@ -14,6 +14,8 @@ int md_cmd_apply(int argc, char **argv);
 int md_cmd_bench(int argc, char **argv);
 int md_cmd_visualize(int argc, char **argv);
 int md_cmd_data(int argc, char **argv);
+int md_cmd_train(int argc, char **argv);
+int md_cmd_eval(int argc, char **argv);
 
 /* Prints "maxdrop <cmd>: <message>" on stderr; returns exit code 1 (or 2 for
  * usage errors through md_cli_usage_error). */

@@ -17,6 +17,8 @@ static const command commands[] = {
     {"bench", md_cmd_bench, "measure kernel throughput (JSON lines)"},
     {"visualize", md_cmd_visualize, "draw the paper's Figure 1 (Dropout vs MaxDropout) as a PNG"},
     {"data", md_cmd_data, "fetch and verify the CIFAR datasets"},
+    {"train", md_cmd_train, "train a network on CIFAR-10/100 (paper protocol or a preset)"},
+    {"eval", md_cmd_eval, "test accuracy and per-class accuracy of a checkpoint"},
 };
 enum { n_commands = sizeof commands / sizeof commands[0] };
 

@@ -37,6 +37,7 @@
 #include "maxdrop/sgd.h"
 #include "maxdrop/status.h"
 #include "maxdrop/tensor.h"
+#include "maxdrop/trainer.h"
 #include "maxdrop/version.h"
 
 #endif /* MAXDROP_MAXDROP_H */

@@ -1,0 +1,137 @@
+/* The options of 'maxdrop train' (and what 'maxdrop eval' reads back): flags,
+ * presets, config.json, and the library configurations built from them; the
+ * data-set loading and the progress display shared by train and eval. */
+#ifndef MD_CLI_TRAIN_OPTS_H
+#define MD_CLI_TRAIN_OPTS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "maxdrop/cifar.h"
+#include "maxdrop/model.h"
+#include "maxdrop/trainer.h"
+
+enum { MD_OPT_PATH = 4096 };
+
+typedef enum { MD_PRESET_NONE = 0, MD_PRESET_PAPER = 1, MD_PRESET_QUICK = 2 } md_preset;
+
+/* Every setting of a run. Choices are stored as indices into their name
+ * lists (see train_opts.c). */
+typedef struct md_run_options {
+  int preset;          /* md_preset */
+  int dataset;         /* 0 cifar10, 1 cifar100 */
+  int model;           /* 0 resnet18, 1 wideresnet */
+  int width, depth, widen;
+  int batch_size, epochs;
+  double lr;
+  int augment;
+  int cutout, n_holes, length; /* length 0: 16 for CIFAR-10, 8 for CIFAR-100 */
+  unsigned long long seed;
+  double drop;         /* rate of MaxDropout / probability of Dropout */
+  int reg;             /* 0 none, 1 maxdropout, 2 dropout */
+  int maxdrop_random_rate, maxdrop_norm, maxdrop_stats, maxdrop_v2;
+  int maxdrop_at_eval;
+  int random_erasing;
+  int n_milestones;
+  int milestones[MD_LR_MAX_MILESTONES];
+  double gamma;
+  int scheduler_compat;
+  double momentum, weight_decay;
+  int nesterov;
+  long threads;        /* 0: OpenMP's default */
+  long long limit_train, limit_test; /* 0: every image */
+  char data[MD_OPT_PATH]; /* "" : the search order */
+  char out[MD_OPT_PATH];  /* "" : runs/<time>-<dataset>-<model>-<reg> */
+} md_run_options;
+
+/* The paper's protocol (the defaults). */
+void md_opts_defaults(md_run_options *o);
+/* Sets every value a preset fixes. */
+void md_opts_apply_preset(md_run_options *o, md_preset p);
+
+/* Parses flags argv[1..argc-1] (argv[0] is the command) on top of `o`:
+ * --preset first, then every other flag in order, so that explicit flags win
+ * over the preset whatever their place. Flags that are not run options are
+ * listed by the caller in `others` and receive their value there. Flag names
+ * may use '_' for '-' (--batch_size, as the reference train.py) and
+ * "--flag=value". `given` (may be NULL) receives the JSON names of the
+ * options set explicitly, comma-separated. Returns 0, or an exit code after
+ * printing the error. */
+typedef struct md_other_flag {
+  const char *name;   /* "--resume" */
+  int takes_value;
+  const char *value;  /* filled: the value, or "1" for a switch; NULL when absent */
+} md_other_flag;
+
+int md_opts_parse(md_run_options *o, const char *cmd, int argc, char **argv,
+                  md_other_flag *others, int n_others, char *given, size_t given_cap);
+
+/* Which options may be changed when resuming (their JSON names). */
+int md_opts_resumable(const char *json_name);
+
+/* Checks combinations (WRN depth 6n+4, etc.). 0 or an exit code after the
+ * message. */
+int md_opts_check(const md_run_options *o, const char *cmd);
+
+/* The options as a JSON object (malloc'd text) and back. */
+char *md_opts_to_json(const md_run_options *o, const char *data_root, const char *version);
+/* 0, or -1 with a message in err. */
+int md_opts_from_json(md_run_options *o, const char *text, char *err, size_t err_cap);
+
+/* Library configurations. */
+md_model_config md_opts_model_config(const md_run_options *o);
+md_train_config md_opts_train_config(const md_run_options *o);
+const char *md_opts_dataset_name(const md_run_options *o);  /* "cifar10" */
+const char *md_opts_model_name(const md_run_options *o);    /* "resnet18" */
+const char *md_opts_reg_name(const md_run_options *o);      /* "maxdropout" */
+int md_opts_cutout_length(const md_run_options *o);
+/* "ResNet-18 width 16, MaxDropout rate 0.3" */
+void md_opts_describe(const md_run_options *o, char *buf, size_t cap);
+
+/* Prints the option list of 'maxdrop train --help'. */
+void md_opts_print_help(FILE *f);
+
+/* ------------------------------------------------------------------------ */
+/* Data                                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct md_cli_dataset {
+  md_cifar cifar;
+  int32_t *labels; /* (cifar.n) */
+  md_train_data data; /* the first `limit` images (all when 0) */
+} md_cli_dataset;
+
+/* Finds the data (md_cifar_find_data with `dir`), loads one split of CIFAR-10
+ * (classes 10) or CIFAR-100 (100) keeping the first `limit` images (0: all).
+ * root receives the data folder used. 0, or an exit code after the message. */
+int md_cli_load_dataset(const char *cmd, const char *dir, int classes, md_cifar_split split,
+                        long long limit, md_cli_dataset *out, char *root, size_t root_cap);
+void md_cli_dataset_free(md_cli_dataset *d);
+
+/* ------------------------------------------------------------------------ */
+/* Progress display                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum { MD_PROGRESS_AUTO = 0, MD_PROGRESS_BAR, MD_PROGRESS_LINES, MD_PROGRESS_OFF } md_progress_mode;
+
+typedef struct md_progress {
+  FILE *f;
+  int bar;             /* 1: one live line (a terminal); 0: periodic lines */
+  int off;
+  double interval;     /* seconds between plain lines */
+  double last_print;
+  int64_t batch, n_train, n_test;
+  double eval_rate;    /* images/s of the last evaluation, 0 when unknown */
+  double train_rate;   /* images/s of the latest training progress */
+  int bar_open;        /* a live line is on screen */
+} md_progress;
+
+void md_progress_init(md_progress *p, md_progress_mode mode, int64_t batch, int64_t n_train,
+                      int64_t n_test);
+/* For md_train_hooks: user = the md_progress. */
+void md_progress_on_progress(void *user, const md_train_progress *tp);
+void md_progress_on_epoch(void *user, const md_epoch_result *r);
+/* Ends a live line (before other output). */
+void md_progress_finish_line(md_progress *p);
+
+#endif

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Resuming is exact: a run stopped mid-epoch, at an epoch boundary or during
+# an evaluation, then resumed (possibly several times), ends with the same
+# metrics and the same checkpoint tensors (parameters, BatchNorm statistics
+# and counters, momentum, random streams), bit for bit, as a run never stopped.
+source "$MD_SOURCE_DIR/tests/cli/train_common.sh"
+B=$MAXDROP_BIN
+
+"$B" train "${TINY[@]}" --epochs 2 --out "$tmp/straight" 2>"$tmp/straight.log" ||
+  { cat "$tmp/straight.log"; fail "the straight run failed"; }
+
+# 1 epoch + stop + resume: stopped after step 3 of 6 of epoch 1, then at the
+# end of epoch 1 (step 6), then during epoch 2's evaluation.
+set +e
+"$B" train "${TINY[@]}" --epochs 2 --out "$tmp/r" --stop-at 3 2>"$tmp/r1.log"; rc=$?
+set -e
+[ $rc -eq 130 ] || { cat "$tmp/r1.log"; fail "a stopped run exits 130, not $rc"; }
+grep -q "stopped by SIGINT in epoch 1 after step 3 of 6" "$tmp/r1.log" || fail "stop message: $(cat "$tmp/r1.log")"
+grep -q "Resume with: maxdrop train --resume $tmp/r" "$tmp/r1.log" || fail "no resume hint"
+[ "$($CHECK meta "$tmp/r/checkpoint.safetensors" trainer.step)" = 3 ] || fail "checkpoint is not at step 3"
+[ ! -f "$tmp/r/metrics.csv" ] || fail "metrics.csv written before any epoch completed"
+
+set +e
+"$B" train --resume "$tmp/r" --stop-at 6 2>"$tmp/r2.log"; rc=$?
+set -e
+[ $rc -eq 130 ] || { cat "$tmp/r2.log"; fail "second stop: exit $rc"; }
+grep -q "resuming after 0 epochs and 3 steps" "$tmp/r2.log" || fail "resume message: $(cat "$tmp/r2.log")"
+grep -q "stopped by SIGINT in epoch 1, before its evaluation" "$tmp/r2.log" || fail "stop message: $(cat "$tmp/r2.log")"
+
+set +e
+"$B" train --resume "$tmp/r" --stop-at eval:2 2>"$tmp/r3.log"; rc=$?
+set -e
+[ $rc -eq 130 ] || { cat "$tmp/r3.log"; fail "third stop: exit $rc"; }
+grep -q "stopped by SIGINT in epoch 2, before its evaluation" "$tmp/r3.log" || fail "stop message: $(cat "$tmp/r3.log")"
+[ "$(wc -l <"$tmp/r/metrics.csv")" -eq 2 ] || fail "metrics.csv should hold epoch 1 only"
+
+"$B" train --resume "$tmp/r" 2>"$tmp/r4.log" || { cat "$tmp/r4.log"; fail "the final resume failed"; }
+$CHECK same-metrics "$tmp/straight/metrics.csv" "$tmp/r/metrics.csv"
+$CHECK same-tensors "$tmp/straight/checkpoint.safetensors" "$tmp/r/checkpoint.safetensors"
+
+# Epoch boundary + extension: 1 epoch, then --resume --epochs 2.
+"$B" train "${TINY[@]}" --epochs 1 --out "$tmp/e" 2>"$tmp/e1.log" || fail "1-epoch run failed"
+"$B" train --resume "$tmp/e" --epochs 2 2>"$tmp/e2.log" || { cat "$tmp/e2.log"; fail "extension failed"; }
+$CHECK same-metrics "$tmp/straight/metrics.csv" "$tmp/e/metrics.csv"
+$CHECK same-tensors "$tmp/straight/checkpoint.safetensors" "$tmp/e/checkpoint.safetensors"
+
+# A resume with a changed setting is refused; so is a finished run resumed
+# with fewer epochs.
+set +e
+"$B" train --resume "$tmp/e" --learning-rate 0.1 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 2 ] && grep -q "only --epochs, --threads and --data" "$tmp/x.log" || fail "changed setting accepted: $(cat "$tmp/x.log")"
+set +e
+"$B" train --resume "$tmp/e" --epochs 1 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "already completed 2 epochs" "$tmp/x.log" || fail "fewer epochs accepted: $(cat "$tmp/x.log")"
+echo "PASS: resumed runs are bit-identical to the straight run"
