@@ -165,10 +165,12 @@ md_status md_l_conv_bwd(md_model *m, const md_conv_l *c, int n, const float *x,
                         const float *dy, float *dx);
 /* mode: MD_BN_TRAIN (batch statistics, running statistics updated),
  * MD_BN_RECOMPUTE (batch statistics, nothing updated: rebuilds the forward's
- * output bit for bit), MD_BN_EVAL (running statistics). */
+ * output bit for bit), MD_BN_EVAL (running statistics).
+ * y = relu?(bn(x) + add?) in one pass (add may be NULL, and may be y); a ReLU
+ * outside MD_BN_RECOMPUTE reports y to the trace hook. */
 enum { MD_BN_TRAIN = 0, MD_BN_RECOMPUTE = 1, MD_BN_EVAL = 2 };
 md_status md_l_bn_fwd(md_model *m, const md_bn_l *b, md_shape s, const float *x, float *y,
-                      int mode);
+                      int mode, const float *add, int relu);
 /* dx += ; weight and bias gradients into m->grads. */
 md_status md_l_bn_bwd(md_model *m, const md_bn_l *b, md_shape s, const float *x,
                       const float *dy, float *dx);
@@ -184,8 +186,6 @@ md_status md_l_reg_bwd(md_model *m, int i, float *d);
  * again), in place. */
 md_status md_l_reg_reapply(md_model *m, int i, float *x);
 
-/* y = relu(y) in place over the batched shape s; reports y to the trace hook. */
-md_status md_l_relu(md_model *m, md_shape s, float *y);
 
 /* x[0..n) = 0 and dst = src, in parallel. */
 void md_l_zero(float *x, int64_t n);

@@ -3,8 +3,8 @@
  * scratch pointers (see models/model_internal.h). */
 #include <string.h>
 
-#include "maxdrop/activation.h"
 #include "maxdrop/batchnorm.h"
+#include "nn/batchnorm_fused.h"
 #include "models/model_internal.h"
 
 /* Elements per unit of parallel work in md_l_zero / md_l_copy. */
@@ -28,12 +28,6 @@ void md_l_copy(float *dst, const float *src, int64_t n) {
   }
 }
 
-md_status md_l_relu(md_model *m, md_shape s, float *y) {
-  const md_status st = md_relu_forward(md_shape_numel(s), y, y);
-  if (st == MD_OK && m->trace) m->trace(m->trace_ctx, m->trace_index++, s, y);
-  return st;
-}
-
 md_status md_l_conv_fwd(md_model *m, const md_conv_l *c, int n, const float *x, float *y) {
   return md_conv2d_forward(&c->d, md_batched(c->in, n), x, m->params + c->w,
                            c->b >= 0 ? m->params + c->b : NULL, y, m->ws, m->ws_floats);
@@ -47,16 +41,23 @@ md_status md_l_conv_bwd(md_model *m, const md_conv_l *c, int n, const float *x,
 }
 
 md_status md_l_bn_fwd(md_model *m, const md_bn_l *b, md_shape s, const float *x, float *y,
-                      int mode) {
+                      int mode, const float *add, int relu) {
   const float *w = m->params + b->w, *bias = m->params + b->b;
   float *rm = m->buffers + b->rm, *rv = m->buffers + b->rv;
-  if (mode == MD_BN_EVAL)
-    return md_batchnorm_forward_eval(s, x, w, bias, rm, rv, m->cfg.bn_eps, y);
-  const int train = mode == MD_BN_TRAIN;
-  return md_batchnorm_forward_train(s, x, w, bias, m->cfg.bn_momentum, m->cfg.bn_eps,
-                                    train ? rm : NULL, train ? rv : NULL,
-                                    train ? m->counters + b->nbt : NULL,
-                                    m->arena + b->save_mean, NULL, y);
+  const md_bn_epilogue ep = {add, relu};
+  md_status st;
+  if (mode == MD_BN_EVAL) {
+    st = md_batchnorm_forward_eval_ep(s, x, w, bias, rm, rv, m->cfg.bn_eps, &ep, y);
+  } else {
+    const int train = mode == MD_BN_TRAIN;
+    st = md_batchnorm_forward_train_ep(s, x, w, bias, m->cfg.bn_momentum, m->cfg.bn_eps,
+                                       train ? rm : NULL, train ? rv : NULL,
+                                       train ? m->counters + b->nbt : NULL,
+                                       m->arena + b->save_mean, NULL, &ep, y);
+  }
+  if (st == MD_OK && relu && mode != MD_BN_RECOMPUTE && m->trace)
+    m->trace(m->trace_ctx, m->trace_index++, s, y);
+  return st;
 }
 
 md_status md_l_bn_bwd(md_model *m, const md_bn_l *b, md_shape s, const float *x,

@@ -59,28 +59,23 @@ static md_status forward(md_model *m, int n, int training) {
   const md_shape s0 = md_batched(net->conv1.out, n);
   float *t0 = md_m_ptr(m, net->t0), *y0 = md_m_ptr(m, net->y0);
   TRY(md_l_conv_fwd(m, &net->conv1, n, md_m_ptr(m, m->input), t0));
-  TRY(md_l_bn_fwd(m, &net->bn1, s0, t0, y0, mode));
-  TRY(md_l_relu(m, s0, y0));
+  TRY(md_l_bn_fwd(m, &net->bn1, s0, t0, y0, mode, NULL, 1));
   const float *x = y0;
   for (int i = 0; i < 8; ++i) {
     const rn_block *b = &net->blk[i];
     const md_shape so = md_batched(b->out, n);
-    const int64_t no = md_shape_numel(so);
     float *t1 = md_m_ptr(m, b->t1), *t2 = md_m_ptr(m, b->t2), *y = md_m_ptr(m, b->y);
     TRY(md_l_conv_fwd(m, &b->conv1, n, x, t1));
-    TRY(md_l_bn_fwd(m, &b->bn1, so, t1, S, mode));
-    TRY(md_l_relu(m, so, S));
+    TRY(md_l_bn_fwd(m, &b->bn1, so, t1, S, mode, NULL, 1));
     TRY(md_l_conv_fwd(m, &b->conv2, n, S, t2));
-    TRY(md_l_bn_fwd(m, &b->bn2, so, t2, y, mode));
-    if (b->proj) {
+    if (b->proj) { /* y = relu(sc_bn(ts) + bn2(t2)) */
       float *ts = md_m_ptr(m, b->ts);
+      TRY(md_l_bn_fwd(m, &b->bn2, so, t2, y, mode, NULL, 0));
       TRY(md_l_conv_fwd(m, &b->sc_conv, n, x, ts));
-      TRY(md_l_bn_fwd(m, &b->sc_bn, so, ts, S, mode));
-      TRY(md_residual_add_forward(no, y, S, y));
-    } else {
-      TRY(md_residual_add_forward(no, y, x, y));
+      TRY(md_l_bn_fwd(m, &b->sc_bn, so, ts, y, mode, y, 1));
+    } else { /* y = relu(bn2(t2) + x) */
+      TRY(md_l_bn_fwd(m, &b->bn2, so, t2, y, mode, x, 1));
     }
-    TRY(md_l_relu(m, so, y));
     if (i % 2 == 1) TRY(md_l_reg_fwd(m, net->reg[i / 2], so, y, training));
     x = y;
   }
@@ -110,8 +105,7 @@ static md_status block_backward(md_model *m, const rn_block *b, int n, const flo
   md_l_zero(A, no);
   TRY(md_l_bn_bwd(m, &b->bn2, so, t2, G, A)); /* A = d t2 */
   float *r = t2; /* t2 is no longer needed: rebuild r = relu(bn1(t1)) there */
-  TRY(md_l_bn_fwd(m, &b->bn1, so, t1, r, MD_BN_RECOMPUTE));
-  TRY(md_relu_forward(no, r, r));
+  TRY(md_l_bn_fwd(m, &b->bn1, so, t1, r, MD_BN_RECOMPUTE, NULL, 1));
   md_l_zero(G, no);
   TRY(md_l_conv_bwd(m, &b->conv2, n, r, A, G)); /* G = d r */
   TRY(md_relu_backward_inplace(no, r, G));

@@ -63,12 +63,10 @@ static md_status forward(md_model *m, int n, int training) {
     const md_shape si = md_batched(b->in, n), so = md_batched(b->out, n);
     const int64_t no = md_shape_numel(so);
     float *t1 = md_m_ptr(m, b->t1), *y = md_m_ptr(m, b->y);
-    TRY(md_l_bn_fwd(m, &b->bn1, si, x, S0, mode));
-    TRY(md_l_relu(m, si, S0)); /* a */
+    TRY(md_l_bn_fwd(m, &b->bn1, si, x, S0, mode, NULL, 1)); /* a */
     TRY(md_l_conv_fwd(m, &b->conv1, n, S0, t1));
     if (b->proj) TRY(md_l_conv_fwd(m, &b->sc, n, S0, y));
-    TRY(md_l_bn_fwd(m, &b->bn2, so, t1, S1, mode));
-    TRY(md_l_relu(m, so, S1));
+    TRY(md_l_bn_fwd(m, &b->bn2, so, t1, S1, mode, NULL, 1));
     TRY(md_l_reg_fwd(m, b->reg, so, S1, training)); /* r */
     TRY(md_l_conv_fwd(m, &b->conv2, n, S1, S0));
     TRY(md_residual_add_forward(no, b->proj ? y : x, S0, y));
@@ -76,8 +74,7 @@ static md_status forward(md_model *m, int n, int training) {
   }
   const md_shape sl = md_batched(net->blk[net->n_blk - 1].out, n);
   float *f = md_m_ptr(m, net->f), *pooled = md_m_ptr(m, net->pooled);
-  TRY(md_l_bn_fwd(m, &net->bn, sl, x, f, mode));
-  TRY(md_l_relu(m, sl, f));
+  TRY(md_l_bn_fwd(m, &net->bn, sl, x, f, mode, NULL, 1));
   TRY(md_avgpool2d_forward(sl, 8, f, pooled));
   return md_l_fc_fwd(m, &net->fc, n, pooled, md_m_ptr(m, m->logits));
 }
@@ -92,8 +89,7 @@ static md_status block_backward(md_model *m, const wrn_block *b, int n, const fl
   const int64_t ni = md_shape_numel(si), no = md_shape_numel(so);
   const float *t1 = md_m_ptr(m, b->t1);
   /* r, rebuilt */
-  TRY(md_l_bn_fwd(m, &b->bn2, so, t1, A, MD_BN_RECOMPUTE));
-  TRY(md_relu_forward(no, A, A));
+  TRY(md_l_bn_fwd(m, &b->bn2, so, t1, A, MD_BN_RECOMPUTE, NULL, 1));
   TRY(md_l_reg_reapply(m, b->reg, A));
   md_l_zero(B, no);
   TRY(md_l_conv_bwd(m, &b->conv2, n, A, G, B)); /* B = d r */
@@ -102,8 +98,7 @@ static md_status block_backward(md_model *m, const wrn_block *b, int n, const fl
   md_l_zero(A, no);
   TRY(md_l_bn_bwd(m, &b->bn2, so, t1, B, A)); /* A = d t1 */
   /* a, rebuilt */
-  TRY(md_l_bn_fwd(m, &b->bn1, si, x, B, MD_BN_RECOMPUTE));
-  TRY(md_relu_forward(ni, B, B));
+  TRY(md_l_bn_fwd(m, &b->bn1, si, x, B, MD_BN_RECOMPUTE, NULL, 1));
   md_l_zero(D, ni);
   TRY(md_l_conv_bwd(m, &b->conv1, n, B, A, D)); /* D = d a */
   if (b->proj) TRY(md_l_conv_bwd(m, &b->sc, n, B, G, D));

@@ -6,7 +6,10 @@
 #include <string.h>
 
 #include "md_test_util.h"
+#include "maxdrop/activation.h"
 #include "maxdrop/batchnorm.h"
+#include "maxdrop/residual.h"
+#include "nn/batchnorm_fused.h"
 
 static float *alloc_floats(size_t n) {
   float *p = calloc(n ? n : 1, sizeof *p);
@@ -275,6 +278,63 @@ static void test_arguments(void **state) {
   md_assert_floats_identical(rv, rv0, 1);
 }
 
+/* The fused forwards (BN, then + add, then ReLU, in one pass) give the bits of
+ * the three separate layers, in training and evaluation, also with add == y. */
+static void test_fused_epilogue(void **state) {
+  (void)state;
+  const md_shape s = md_shape4(3, 5, 4, 3);
+  const size_t n = (size_t)md_shape_numel(s);
+  float *x = malloc(n * sizeof *x), *add = malloc(n * sizeof *add);
+  float *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
+  assert_non_null(x);
+  assert_non_null(add);
+  assert_non_null(want);
+  assert_non_null(got);
+  md_fill_uniform(x, n, -2.0f, 3.0f, 41);
+  md_fill_uniform(add, n, -1.0f, 1.0f, 42);
+  float w[5], b[5], rm[5], rv[5], rm2[5], rv2[5], sm[5], sm2[5];
+  md_fill_uniform(w, 5, 0.5f, 1.5f, 43);
+  md_fill_uniform(b, 5, -0.5f, 0.5f, 44);
+  md_fill_uniform(rm, 5, -0.2f, 0.2f, 45);
+  md_fill_uniform(rv, 5, 0.5f, 2.0f, 46);
+  for (int training = 0; training <= 1; ++training)
+    for (int with_add = 0; with_add <= 1; ++with_add)
+      for (int relu = 0; relu <= 1; ++relu)
+        for (int alias = 0; alias <= with_add; ++alias) {
+          memcpy(rm2, rm, sizeof rm);
+          memcpy(rv2, rv, sizeof rv);
+          int64_t nbt = 0, nbt2 = 0;
+          if (training)
+            assert_int_equal(md_batchnorm_forward_train(s, x, w, b, 0.1f, 1e-5f, rm, rv, &nbt,
+                                                        sm, NULL, want),
+                             MD_OK);
+          else
+            assert_int_equal(md_batchnorm_forward_eval(s, x, w, b, rm, rv, 1e-5f, want), MD_OK);
+          if (with_add) assert_int_equal(md_residual_add_forward((int64_t)n, want, add, want), MD_OK);
+          if (relu) assert_int_equal(md_relu_forward((int64_t)n, want, want), MD_OK);
+          if (alias) memcpy(got, add, n * sizeof *got);
+          const md_bn_epilogue ep = {with_add ? (alias ? got : add) : NULL, relu};
+          if (training) {
+            assert_int_equal(md_batchnorm_forward_train_ep(s, x, w, b, 0.1f, 1e-5f, rm2, rv2,
+                                                           &nbt2, sm2, NULL, &ep, got),
+                             MD_OK);
+            md_assert_floats_identical(sm2, sm, 5);
+            assert_int_equal(nbt2, nbt);
+            /* both calls advanced the same running statistics the same way */
+            md_assert_floats_identical(rm2, rm, 5);
+            md_assert_floats_identical(rv2, rv, 5);
+          } else {
+            assert_int_equal(
+                md_batchnorm_forward_eval_ep(s, x, w, b, rm, rv, 1e-5f, &ep, got), MD_OK);
+          }
+          md_assert_floats_identical(got, want, n);
+        }
+  free(x);
+  free(add);
+  free(want);
+  free(got);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_batch_1234),
@@ -285,6 +345,7 @@ int main(void) {
       cmocka_unit_test(test_backward_accumulates),
       cmocka_unit_test(test_large_offset),
       cmocka_unit_test(test_arguments),
+      cmocka_unit_test(test_fused_epilogue),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
