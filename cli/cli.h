@@ -31,6 +31,10 @@ int md_cli_status_error(const char *cmd, const char *what, md_status st,
  * Sets *missing when the flag is last and has no value. */
 const char *md_cli_flag_value(int argc, char **argv, int *i, const char *name, int *missing);
 
+/* Splits argv[i] = "--flag=value" into its name (copied into `name`, at most
+ * cap - 1 characters) and *value (NULL for "--flag" alone). Returns name. */
+const char *md_cli_split_flag(const char *arg, char *name, size_t cap, const char **value);
+
 /* Strict number parsing for flag values; 0 on success, -1 on garbage. */
 int md_cli_parse_double(const char *s, double *out);
 int md_cli_parse_long(const char *s, long *out);

@@ -54,6 +54,16 @@ const char *md_cli_flag_value(int argc, char **argv, int *i, const char *name, i
   return argv[++*i];
 }
 
+const char *md_cli_split_flag(const char *arg, char *name, size_t cap, const char **value) {
+  const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+  size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+  if (len >= cap) len = cap - 1;
+  memcpy(name, arg, len);
+  name[len] = '\0';
+  *value = eq ? eq + 1 : NULL;
+  return name;
+}
+
 int md_cli_parse_double(const char *s, double *out) {
   if (!s || !*s) return -1;
   char *end;

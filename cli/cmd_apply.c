@@ -17,6 +17,9 @@
 
 static const char *const CMD = "apply";
 
+/* Caps that keep a typo from becoming an endless loop over one image. */
+enum { MAX_HOLES = 1024, MAX_ATTEMPTS = 100000 };
+
 enum op_kind { OP_MAXDROP = 1, OP_DROPOUT = 2, OP_CUTOUT = 4, OP_ERASING = 8, OP_ALL = 15 };
 
 static const struct {
@@ -86,13 +89,13 @@ static void usage(FILE *f) {
       "  dropout             inverted Dropout\n"
       "    --rate P          drop probability in [0, 1], default 0.5\n"
       "  cutout              square holes, zero in every channel (3-D or 4-D input)\n"
-      "    --n-holes K       holes per image, default 1\n"
+      "    --n-holes K       holes per image, default 1 (at most 1024)\n"
       "    --length L        side of a hole, default 16\n"
       "  random-erasing      one random rectangle per image (3-D or 4-D input)\n"
       "    --probability P   in [0, 1], default 0.5\n"
       "    --scale LO,HI     area fraction range, default 0.02,0.4\n"
       "    --ratio LO,HI     aspect ratio range, default 0.3,3.333333\n"
-      "    --attempts K      tries to fit a rectangle, default 100\n"
+      "    --attempts K      tries to fit a rectangle, default 100 (at most 100000)\n"
       "    --fill zero|random|value\n"
       "                      fill: zeros, a standard normal per element (default) or\n"
       "                      --value V1,V2,... (one value, or one per channel)\n",
@@ -195,6 +198,8 @@ static int set_flag(args *a, const char *name, const char *v) {
   } else if (!strcmp(name, "--n-holes") || !strcmp(name, "--length")) {
     if (md_cli_parse_long(v, &l) || l < 0 || l > INT_MAX)
       return md_cli_usage_error(CMD, "%s needs a non-negative integer, got '%s'", name, v);
+    if (name[2] == 'n' && l > MAX_HOLES)
+      return md_cli_usage_error(CMD, "--n-holes is at most %d, got '%s'", MAX_HOLES, v);
     if (name[2] == 'n') a->n_holes = l;
     else a->length = l;
   } else if (!strcmp(name, "--probability")) {
@@ -215,6 +220,8 @@ static int set_flag(args *a, const char *name, const char *v) {
   } else if (!strcmp(name, "--attempts")) {
     if (md_cli_parse_long(v, &l) || l < 1 || l > INT_MAX)
       return md_cli_usage_error(CMD, "--attempts needs a positive integer, got '%s'", v);
+    if (l > MAX_ATTEMPTS)
+      return md_cli_usage_error(CMD, "--attempts is at most %d, got '%s'", MAX_ATTEMPTS, v);
     a->er.max_attempts = (int)l;
   } else if (!strcmp(name, "--fill")) {
     if (!strcmp(v, "zero")) a->er.fill = MD_ERASING_FILL_ZERO;

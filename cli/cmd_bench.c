@@ -60,13 +60,17 @@ static int bench_train_step(int argc, char **argv) {
   long width = 64, depth = 28, widen = 10, classes = 10, batch = 128, threads = 0, steps = 5;
   double rate = 0.3;
   for (int i = 2; i < argc; ++i) {
-    const char *a = argv[i];
+    char name[64];
+    const char *v;
+    const char *a = md_cli_split_flag(argv[i], name, sizeof name, &v);
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(usage_text, stdout);
       return 0;
     }
-    if (i + 1 >= argc) return md_cli_usage_error("bench", "%s needs a value", a);
-    const char *v = argv[++i];
+    if (!v) {
+      if (i + 1 >= argc) return md_cli_usage_error("bench", "%s needs a value", a);
+      v = argv[++i];
+    }
     if (!strcmp(a, "--model")) {
       if (!strcmp(v, "resnet18"))
         o.cfg.arch = MD_ARCH_RESNET18;
@@ -132,12 +136,15 @@ int md_cmd_bench(int argc, char **argv) {
   long threads = 0, reps = 20, batch = 128;
   int offset = 0;
   for (int i = 2; i < argc; ++i) {
-    const char *a = argv[i];
+    char name[64];
+    const char *v;
+    const char *a = md_cli_split_flag(argv[i], name, sizeof name, &v);
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(usage_text, stdout);
       return 0;
     }
     if (!strcmp(a, "--unaligned")) {
+      if (v) return md_cli_usage_error("bench", "--unaligned takes no value");
       offset = 4;
       continue;
     }
@@ -145,10 +152,13 @@ int md_cmd_bench(int argc, char **argv) {
                 : !strcmp(a, "--reps")  ? &reps
                 : !strcmp(a, "--batch") ? &batch
                                         : NULL;
-    if (!dst) return md_cli_usage_error("bench", "unknown option '%s'", a);
-    if (i + 1 >= argc) return md_cli_usage_error("bench", "%s needs a value", a);
-    if (md_cli_parse_long(argv[++i], dst) != 0 || *dst < 1 || *dst > 1000000)
-      return md_cli_usage_error("bench", "%s wants a positive integer, not '%s'", a, argv[i]);
+    if (!dst) return md_cli_usage_error("bench", "unknown option '%s'", argv[i]);
+    if (!v) {
+      if (i + 1 >= argc) return md_cli_usage_error("bench", "%s needs a value", a);
+      v = argv[++i];
+    }
+    if (md_cli_parse_long(v, dst) != 0 || *dst < 1 || *dst > 1000000)
+      return md_cli_usage_error("bench", "%s wants a positive integer, not '%s'", a, v);
   }
   if (batch > 4096) return md_cli_usage_error("bench", "--batch is at most 4096");
   if (threads > MD_CLI_MAX_THREADS)

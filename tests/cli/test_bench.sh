@@ -23,11 +23,13 @@ expect_usage bench maxdropout --reps 0
 expect_usage bench maxdropout --threads abc
 expect_usage bench maxdropout --batch -3
 expect_usage bench maxdropout --frobnicate 1
+expect_usage bench maxdropout --reps=0
+expect_usage bench maxdropout --unaligned=1
 # libgomp crashes (stack overflow) on a team of 100000 threads: capped as in apply
 expect_usage bench maxdropout --threads 100000 --reps 1 --batch 1
 expect_usage bench maxdropout --threads 4097 --reps 1 --batch 1
 
-out=$("$bin" bench maxdropout --threads 2 --reps 3 --batch 2)
+out=$("$bin" bench maxdropout --threads=2 --reps 3 --batch=2)
 "$py" - "$out" <<'PY'
 import json, sys
 lines = sys.argv[1].strip().split("\n")

