@@ -39,7 +39,7 @@ assert o["batch"] == 4 and o["steps"] == 1 and o["threads"] == 2, o
 assert o["train_step_median_s"] > 0 and o["eval_forward_median_s"] > 0, o
 # the median is printed with 4 decimals: images/s comes from the unrounded value
 assert abs(4 / o["train_images_per_s"] - o["train_step_median_s"]) <= 0.00005 + 1e-9, o
-assert o["train_forward_median_s"] + o["train_backward_median_s"] <= o["train_step_median_s"] * 1.001, o
+assert o["train_forward_median_s"] + o["train_backward_median_s"] <= o["train_step_median_s"] * 1.001 + 0.00015, o
 assert o["peak_rss_mb"] >= o["baseline_rss_mb"] > 0, o
 print("ok:", model, o["train_step_median_s"], "s per step")
 PY
