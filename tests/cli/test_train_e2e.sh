@@ -7,7 +7,7 @@
 source "$MD_SOURCE_DIR/tests/cli/train_common.sh"
 B=$MAXDROP_BIN
 run="$tmp/run"
-"$B" train --data "$DATA" --width 8 --limit-train 512 --limit-test 500 --batch-size 64 \
+"$B" train --data "$DATA" --width 8 --limit-train 512 --limit-test 300 --batch-size 64 \
   --epochs 4 --learning-rate 0.05 --milestones none --threads 2 --progress lines \
   --out "$run" >"$tmp/out.txt" 2>"$tmp/err.txt" || { cat "$tmp/err.txt"; fail "training failed"; }
 cat "$tmp/err.txt"
@@ -23,7 +23,7 @@ eval "$(echo "$res" | grep '^FIRST_LOSS=')"
 $PY -c "import sys; f, l = float(sys.argv[1]), float(sys.argv[2]); sys.exit(0 if l < f - 0.1 else 1)" \
   "$FIRST_LOSS" "$LAST_LOSS" || fail "the training loss did not fall: $FIRST_LOSS -> $LAST_LOSS"
 
-"$B" eval --checkpoint "$run/checkpoint.safetensors" --data "$DATA" --limit-test 500 --threads 2 \
+"$B" eval --checkpoint "$run/checkpoint.safetensors" --data "$DATA" --limit-test 300 --threads 2 \
   --progress off >"$tmp/eval.txt" || fail "eval failed"
 cat "$tmp/eval.txt"
 acc=$($PY -c "print('%.2f' % (100 * float('$LAST_ACC')))")
@@ -32,7 +32,7 @@ for c in airplane automobile bird cat deer dog frog horse ship truck; do
   grep -Eq "^  $c +[0-9.]+%  \([0-9]+/[0-9]+\)" "$tmp/eval.txt" || fail "no per-class line for $c"
 done
 total=$(grep -Eo '\([0-9]+/[0-9]+\)' "$tmp/eval.txt" | tr -d '()' | awk -F/ '{s += $2} END {print s}')
-[ "$total" = 500 ] || fail "per-class totals add up to $total, not 500"
+[ "$total" = 300 ] || fail "per-class totals add up to $total, not 300"
 
 # CIFAR-100, generated: 256 training and 100 test records, random pixels.
 c100="$tmp/c100"
