@@ -264,8 +264,8 @@ static md_status decode_one(const char *path, md_folder_size_policy policy, uint
       md_image_free(&img);
       return md_fail(eb, MD_ERR_SHAPE,
                      "image %s is %d x %d pixels, not %d x %d (the first such image in folder "
-                     "order); images must be %d x %d unless resizing is asked for",
-                     path, w, h, SIDE, SIDE, SIDE, SIDE);
+                     "order)",
+                     path, w, h, SIDE, SIDE);
     }
     md_image sq;
     md_errbuf why;
