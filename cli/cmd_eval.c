@@ -17,12 +17,15 @@ static const char usage_text[] =
     "\n"
     "Evaluates a checkpoint of 'maxdrop train' (its network is rebuilt from the\n"
     "configuration stored in the file) on the test set: prints the accuracy, the\n"
-    "error and the accuracy of every class (names from the data folder).\n"
+    "error and the accuracy of every class (names from the data folder). A run on\n"
+    "an image folder (--dataset folder) is evaluated on DIR/test/ with the run's\n"
+    "--resize setting; its classes must be those the network was trained on.\n"
     "\n"
     "options:\n"
     "  --checkpoint FILE     a checkpoint.safetensors of a run folder\n"
     "  --data DIR            data folder (default: $MAXDROP_DATA, ./data,\n"
-    "                        ../shared/data, the first that has the data set)\n"
+    "                        ../shared/data, the first that has the data set; for\n"
+    "                        an image folder run, the --data it was trained with)\n"
     "  --maxdrop-at-eval     MaxDropout active at test time (reference code);\n"
     "  --no-maxdrop-at-eval  ... or not; default: as the run was trained\n"
     "  --limit-test N        the first N test images (default: all)\n"
@@ -97,19 +100,31 @@ int md_cmd_eval(int argc, char **argv) {
                         "checkpoint of 'maxdrop train'?", ckpt);
   }
   const int bad = md_opts_from_json(&o, cfg_text, err, sizeof err);
+  char *config = bad ? NULL : strdup(cfg_text);
   md_safetensors_close(f);
   if (bad) return md_cli_error(CMD, "%s: its training configuration is invalid: %s", ckpt, err);
+  if (!config) return md_cli_error(CMD, "out of memory");
   if (at_eval >= 0) o.maxdrop_at_eval = at_eval;
-  if (o.maxdrop_at_eval && o.reg != 1)
+  if (o.maxdrop_at_eval && o.reg != 1) {
+    free(config);
     return md_cli_usage_error(CMD, "--maxdrop-at-eval: this network has no MaxDropout");
+  }
   if (batch > 0) o.batch_size = (int)batch;
+  /* An image folder run reads the folder it was trained on unless told otherwise. */
+  if (!data && o.dataset == MD_DATASET_FOLDER) data = o.data;
 
-  const int classes = o.dataset == 1 ? 100 : 10;
   md_cli_dataset test;
   char root[MD_OPT_PATH];
-  int rc = md_cli_load_dataset(CMD, data, classes, MD_CIFAR_TEST, limit, &test, root, sizeof root);
-  if (rc) return rc;
+  int rc = md_cli_load_dataset(CMD, &o, data, MD_CIFAR_TEST, limit, &test, root, sizeof root);
+  if (!rc && o.dataset == MD_DATASET_FOLDER)
+    rc = md_cli_check_run_classes(CMD, config, ckpt, &o, &test);
+  free(config);
+  if (rc) {
+    md_cli_dataset_free(&test);
+    return rc;
+  }
 
+  const int classes = md_opts_num_classes(&o);
   md_model *model = NULL;
   int64_t *cc = calloc((size_t)classes, sizeof *cc), *ct = calloc((size_t)classes, sizeof *ct);
   rc = 1;
@@ -140,17 +155,18 @@ int md_cmd_eval(int argc, char **argv) {
   }
   printf("checkpoint %s", ckpt);
   if (epoch >= 0) printf(" (after epoch %lld of %d)", epoch, o.epochs);
-  char desc[256];
+  char desc[256], data_desc[128];
   md_opts_describe(&o, desc, sizeof desc);
+  md_opts_describe_data(&o, data_desc, sizeof data_desc);
   printf("\nmodel: %s\n", desc);
-  printf("test set: %s, %lld images from %s\n", o.dataset == 1 ? "CIFAR-100" : "CIFAR-10",
-         (long long)res.n, root);
+  printf("test set: %s, %lld images from %s\n", data_desc, (long long)res.n,
+         test.split_dir[0] ? test.split_dir : root);
   printf("test accuracy %.2f%%  error %.2f%%  loss %.4f  (%lld of %lld correct)\n",
          100.0 * res.acc, 100.0 * (1.0 - res.acc), res.loss, (long long)res.correct,
          (long long)res.n);
   printf("per-class accuracy:\n");
   for (int k = 0; k < classes; ++k) {
-    const char *name = test.cifar.class_names ? test.cifar.class_names[k] : NULL;
+    const char *name = test.class_names ? test.class_names[k] : NULL;
     char fallback[32];
     if (!name) {
       snprintf(fallback, sizeof fallback, "class %d", k);

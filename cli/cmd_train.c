@@ -1,4 +1,4 @@
-/* maxdrop train: trains a network on CIFAR-10/100 with the paper's protocol
+/* maxdrop train: trains a network on CIFAR-10/100 or an image folder with the paper's protocol
  * (or a preset), writing a run folder; stops cleanly on SIGINT/SIGTERM and
  * resumes exactly with --resume. */
 #include <errno.h>
@@ -25,8 +25,9 @@ static const char usage_head[] =
     "usage: maxdrop train [--preset paper|quick] [options]\n"
     "       maxdrop train --resume DIR [--epochs N] [--threads N] [--data DIR]\n"
     "\n"
-    "Trains ResNet-18 or a Wide-ResNet on CIFAR-10/100 with MaxDropout, Dropout or\n"
-    "no regularizer, evaluating on the test set after every epoch. The run folder\n"
+    "Trains ResNet-18 or a Wide-ResNet on CIFAR-10/100 or on your own images\n"
+    "(--dataset folder --data DIR) with MaxDropout, Dropout or no regularizer,\n"
+    "evaluating on the test set after every epoch. The run folder\n"
     "receives config.json (every setting), metrics.csv (one row per epoch),\n"
     "summary.json and checkpoint.safetensors (after every epoch), each written\n"
     "atomically. Ctrl-C (SIGINT) or SIGTERM stops after the current step and saves\n"
@@ -254,6 +255,7 @@ int md_cmd_train(int argc, char **argv) {
   const char *resume = others[O_RESUME].value;
   char run_dir[MD_OPT_PATH];
   char *config_text = NULL;
+  char *resume_text = NULL; /* the run's config.json when resuming */
   if (resume) {
     if (!*resume) return md_cli_usage_error(CMD, "--resume needs a run folder");
     /* Only a few options may change on resuming. */
@@ -274,37 +276,51 @@ int md_cmd_train(int argc, char **argv) {
       free(text);
       return md_cli_error(CMD, "cannot resume: %s: %s", path, err);
     }
-    free(text);
+    resume_text = text;
     rc = md_opts_parse(&o, CMD, argc, argv, others, N_OTHERS, NULL, 0);
-    if (rc) return rc;
+    if (rc) {
+      free(resume_text);
+      return rc;
+    }
     snprintf(run_dir, sizeof run_dir, "%s", resume);
   }
-  if ((rc = md_opts_check(&o, CMD))) return rc;
-  if (others[O_DRY].value) {
-    char *text = md_opts_to_json(&o, o.data, md_version());
-    if (!text) return md_cli_error(CMD, "out of memory");
-    puts(text);
-    free(text);
-    return 0;
+  if ((rc = md_opts_check(&o, CMD)) || others[O_DRY].value) {
+    if (!rc) {
+      char *text = md_opts_to_json(&o, o.data, md_version(), NULL);
+      if (text) puts(text);
+      else rc = md_cli_error(CMD, "out of memory");
+      free(text);
+    }
+    free(resume_text);
+    return rc;
   }
   md_cli_set_threads(o.threads);
 
   /* Data. */
-  const int classes = o.dataset == 1 ? 100 : 10;
   md_cli_dataset train, test;
-  char root[MD_OPT_PATH];
-  if ((rc = md_cli_load_dataset(CMD, o.data, classes, MD_CIFAR_TRAIN, o.limit_train, &train, root,
-                                sizeof root)))
-    return rc;
-  if ((rc = md_cli_load_dataset(CMD, o.data, classes, MD_CIFAR_TEST, o.limit_test, &test, NULL, 0))) {
-    md_cli_dataset_free(&train);
-    return rc;
-  }
-
+  memset(&test, 0, sizeof test);
   md_model *model = NULL;
   md_trainer *tr = NULL;
   md_errbuf eb;
   md_errbuf_clear(&eb);
+  char root[MD_OPT_PATH];
+  if ((rc = md_cli_load_dataset(CMD, &o, o.data, MD_CIFAR_TRAIN, o.limit_train, &train, root,
+                                sizeof root)) ||
+      (rc = md_cli_load_dataset(CMD, &o, o.data, MD_CIFAR_TEST, o.limit_test, &test, NULL, 0)))
+    goto done;
+  if (o.dataset == MD_DATASET_FOLDER) {
+    /* The test classes must be the training classes; a resumed run keeps its own. */
+    if ((rc = md_cli_same_classes(CMD, train.class_names, train.num_classes, train.split_dir,
+                                  test.class_names, test.num_classes, test.split_dir)))
+      goto done;
+    if (resume) {
+      char where[MD_OPT_PATH + 32];
+      snprintf(where, sizeof where, "%s/config.json", resume);
+      if ((rc = md_cli_check_run_classes(CMD, resume_text, where, &o, &train))) goto done;
+    } else {
+      o.num_classes = train.num_classes;
+    }
+  }
   rc = 1;
 
   /* Run folder and config.json. */
@@ -323,7 +339,8 @@ int md_cmd_train(int argc, char **argv) {
     }
     snprintf(o.out, sizeof o.out, "%s", run_dir);
   }
-  config_text = md_opts_to_json(&o, root, md_version());
+  config_text = md_opts_to_json(&o, root, md_version(),
+                                o.dataset == MD_DATASET_FOLDER ? train.class_names : NULL);
   if (!config_text) {
     md_cli_error(CMD, "out of memory");
     goto done;
@@ -361,12 +378,13 @@ int md_cmd_train(int argc, char **argv) {
     }
   }
 
-  char desc[256];
+  char desc[256], data_desc[128];
   md_opts_describe(&o, desc, sizeof desc);
+  md_opts_describe_data(&o, data_desc, sizeof data_desc);
   fprintf(stderr,
           "maxdrop train: %s (%lld parameters), %s %lld training / %lld test images from %s\n"
           "  %d epochs, batch %d, lr %g, %d threads%s; run folder %s\n",
-          desc, (long long)md_model_param_count(model), o.dataset == 1 ? "CIFAR-100" : "CIFAR-10",
+          desc, (long long)md_model_param_count(model), data_desc,
           (long long)train.data.n, (long long)test.data.n, root, o.epochs, o.batch_size, o.lr,
           omp_get_max_threads(), o.preset ? (o.preset == MD_PRESET_QUICK ? ", preset quick" : ", preset paper") : "",
           run_dir);
@@ -435,6 +453,7 @@ done:
   md_trainer_free(tr);
   md_model_free(model);
   free(config_text);
+  free(resume_text);
   md_cli_dataset_free(&train);
   md_cli_dataset_free(&test);
   return rc;

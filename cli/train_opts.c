@@ -11,7 +11,7 @@
 #include "train_opts.h"
 
 static const char *const preset_names[] = {"none", "paper", "quick", NULL};
-static const char *const dataset_names[] = {"cifar10", "cifar100", NULL};
+static const char *const dataset_names[] = {"cifar10", "cifar100", "folder", NULL};
 static const char *const model_names[] = {"resnet18", "wideresnet", NULL};
 static const char *const reg_names[] = {"none", "maxdropout", "dropout", NULL};
 static const char *const norm_names[] = {"minmax", "l2", NULL};
@@ -32,6 +32,7 @@ typedef struct opt_def {
 #define OFF(f) offsetof(md_run_options, f)
 static const opt_def defs[] = {
     {"dataset", "dataset", K_CHOICE, OFF(dataset), dataset_names, 0, 0, 0},
+    {"resize", "resize", K_BOOL, OFF(resize), NULL, 0, 0, 0},
     {"model", "model", K_CHOICE, OFF(model), model_names, 0, 0, 0},
     {"width", "width", K_INT, OFF(width), NULL, 1, 1024, 0},
     {"depth", "depth", K_INT, OFF(depth), NULL, 10, 1000, 0},
@@ -122,6 +123,10 @@ void md_opts_apply_preset(md_run_options *o, md_preset p) {
     o->limit_test = 0;
   }
 }
+
+/* Options added after config.json was first written: a configuration without
+ * them reads as their default. */
+static int json_optional(const char *json_name) { return !strcmp(json_name, "resize"); }
 
 static const opt_def *find_def(const char *json_name) {
   for (int i = 0; i < N_DEFS; ++i)
@@ -344,10 +349,26 @@ int md_opts_check(const md_run_options *o, const char *cmd) {
     return md_cli_usage_error(cmd, "MaxDropout options need --reg maxdropout, not dropout");
   if (o->nesterov && o->momentum <= 0)
     return md_cli_usage_error(cmd, "Nesterov momentum needs --momentum > 0 (or --no-nesterov)");
+  if (o->dataset == MD_DATASET_FOLDER && !o->data[0])
+    return md_cli_usage_error(cmd, "--dataset folder needs --data DIR: a folder holding train/ and "
+                              "test/, each with one subfolder of images per class");
+  if (o->resize && o->dataset != MD_DATASET_FOLDER)
+    return md_cli_usage_error(cmd, "--resize is for --dataset folder (CIFAR images are already "
+                              "32 x 32)");
   return 0;
 }
 
 const char *md_opts_dataset_name(const md_run_options *o) { return dataset_names[o->dataset]; }
+int md_opts_num_classes(const md_run_options *o) {
+  if (o->dataset == MD_DATASET_FOLDER) return o->num_classes;
+  return o->dataset == MD_DATASET_CIFAR100 ? 100 : 10;
+}
+void md_opts_describe_data(const md_run_options *o, char *buf, size_t cap) {
+  if (o->dataset == MD_DATASET_FOLDER)
+    snprintf(buf, cap, "image folder of %d classes%s", o->num_classes,
+             o->resize ? " (resized to 32 x 32)" : "");
+  else snprintf(buf, cap, "%s", o->dataset == MD_DATASET_CIFAR100 ? "CIFAR-100" : "CIFAR-10");
+}
 const char *md_opts_model_name(const md_run_options *o) { return model_names[o->model]; }
 const char *md_opts_reg_name(const md_run_options *o) { return reg_names[o->reg]; }
 void md_opts_describe(const md_run_options *o, char *buf, size_t cap) {
@@ -363,12 +384,12 @@ void md_opts_describe(const md_run_options *o, char *buf, size_t cap) {
 }
 
 int md_opts_cutout_length(const md_run_options *o) {
-  return o->length > 0 ? o->length : (o->dataset == 1 ? 8 : 16);
+  return o->length > 0 ? o->length : (o->dataset == MD_DATASET_CIFAR100 ? 8 : 16);
 }
 
 md_model_config md_opts_model_config(const md_run_options *o) {
   md_model_config c = md_model_default_config(o->model == 1 ? MD_ARCH_WRN : MD_ARCH_RESNET18);
-  c.num_classes = o->dataset == 1 ? 100 : 10;
+  c.num_classes = md_opts_num_classes(o);
   c.width = o->width;
   c.depth = o->depth;
   c.widen = o->widen;
@@ -409,7 +430,8 @@ md_train_config md_opts_train_config(const md_run_options *o) {
 /* config.json                                                               */
 /* ------------------------------------------------------------------------ */
 
-char *md_opts_to_json(const md_run_options *o, const char *data_root, const char *version) {
+char *md_opts_to_json(const md_run_options *o, const char *data_root, const char *version,
+                      char *const *class_names) {
   cJSON *j = cJSON_CreateObject();
   if (!j) return NULL;
   int ok = cJSON_AddStringToObject(j, "maxdrop_version", version) != NULL;
@@ -449,6 +471,16 @@ char *md_opts_to_json(const md_run_options *o, const char *data_root, const char
   }
   ok = ok && cJSON_AddNumberToObject(j, "cutout_length_used", md_opts_cutout_length(o));
   ok = ok && cJSON_AddStringToObject(j, "data_root", data_root ? data_root : "");
+  const int classes = md_opts_num_classes(o);
+  if (classes > 0) ok = ok && cJSON_AddNumberToObject(j, "num_classes", classes);
+  if (class_names && classes > 0) {
+    cJSON *arr = ok ? cJSON_AddArrayToObject(j, "class_names") : NULL;
+    ok = arr != NULL;
+    for (int k = 0; k < classes && ok; ++k) {
+      cJSON *x = cJSON_CreateString(class_names[k]);
+      ok = x && cJSON_AddItemToArray(arr, x);
+    }
+  }
   char *text = ok ? cJSON_Print(j) : NULL;
   cJSON_Delete(j);
   return text;
@@ -470,6 +502,7 @@ int md_opts_from_json(md_run_options *o, const char *text, char *err, size_t cap
     const opt_def *d = &defs[i];
     char *base = (char *)o + d->off;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, d->json);
+    if (!v && json_optional(d->json)) continue;
     int bad = !v;
     if (!bad) switch (d->k) {
         case K_BOOL:
@@ -521,6 +554,69 @@ int md_opts_from_json(md_run_options *o, const char *text, char *err, size_t cap
       rc = -1;
     }
   }
+  /* The class count of an image folder (CIFAR's follows from its kind). */
+  if (rc == 0 && o->dataset == MD_DATASET_FOLDER) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "num_classes");
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 ||
+        v->valuedouble > MD_IMAGE_FOLDER_MAX_CLASSES) {
+      snprintf(err, cap, "'num_classes' is missing or invalid");
+      rc = -1;
+    } else {
+      o->num_classes = (int)v->valuedouble;
+    }
+  }
+  cJSON_Delete(j);
+  return rc;
+}
+
+int md_opts_class_names_from_json(const char *text, char ***names, int *count, char *err,
+                                  size_t cap) {
+  *names = NULL;
+  *count = 0;
+  cJSON *j = cJSON_Parse(text);
+  if (!j || !cJSON_IsObject(j)) {
+    cJSON_Delete(j);
+    snprintf(err, cap, "not a JSON object");
+    return -1;
+  }
+  const cJSON *arr = cJSON_GetObjectItemCaseSensitive(j, "class_names");
+  int rc = 0;
+  if (arr) {
+    const int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : -1;
+    char **out = n > 0 ? calloc((size_t)n, sizeof *out) : NULL;
+    if (n <= 0 || n > MD_IMAGE_FOLDER_MAX_CLASSES) {
+      snprintf(err, cap, "'class_names' is not a list of names");
+      rc = -1;
+    } else if (!out) {
+      snprintf(err, cap, "out of memory");
+      rc = -1;
+    }
+    int k = 0;
+    const cJSON *x;
+    if (rc == 0) {
+      cJSON_ArrayForEach(x, arr) {
+        if (!cJSON_IsString(x)) {
+          snprintf(err, cap, "'class_names' holds something other than a name");
+          rc = -1;
+          break;
+        }
+        out[k] = strdup(x->valuestring);
+        if (!out[k]) {
+          snprintf(err, cap, "out of memory");
+          rc = -1;
+          break;
+        }
+        ++k;
+      }
+    }
+    if (rc == 0) {
+      *names = out;
+      *count = n;
+    } else if (out) {
+      for (int i = 0; i < k; ++i) free(out[i]);
+      free(out);
+    }
+  }
   cJSON_Delete(j);
   return rc;
 }
@@ -540,11 +636,20 @@ void md_opts_print_help(FILE *f) {
       "                        the first 10000 training images, 10 epochs, lr 0.05,\n"
       "                        milestones 5,8, the whole test set\n"
       "data and model:\n"
-      "  --dataset D           cifar10 (default) | cifar100\n"
+      "  --dataset D           cifar10 (default) | cifar100 | folder (your own images)\n"
       "  --data DIR            data folder holding cifar-10-batches-bin/ or\n"
       "                        cifar-100-binary/ (default: $MAXDROP_DATA, ./data,\n"
-      "                        ../shared/data, the first that has it)\n"
-      "  --limit-train N       train on the first N training images (0 = all)\n"
+      "                        ../shared/data, the first that has it); for --dataset\n"
+      "                        folder (required): DIR/train/ and DIR/test/, each with\n"
+      "                        one subfolder per class (the same names in both; the\n"
+      "                        classes in byte order of their names) holding PNG, JPEG,\n"
+      "                        BMP, GIF, TGA or PNM images; grayscale becomes RGB,\n"
+      "                        normalised with the CIFAR mean and std\n"
+      "  --resize              folder images not 32x32: use their central square,\n"
+      "                        scaled to 32x32 (aspect kept, the longer side trimmed);\n"
+      "                        without it such an image is an error naming its size\n"
+      "  --limit-train N       train on the first N training images (0 = all; a\n"
+      "                        folder's images are in class order)\n"
       "  --limit-test N        evaluate on the first N test images (0 = all)\n"
       "  --model M             resnet18 (default) | wideresnet (alias wrn)\n"
       "  --width W             ResNet-18 stem width (default 64)\n"
@@ -576,8 +681,8 @@ void md_opts_print_help(FILE *f) {
       "  --no-data-augmentation  no random crop and flip (--data-augmentation: on,\n"
       "                        the default)\n"
       "  --cutout              Cutout after normalisation; --n-holes N (default 1),\n"
-      "                        --length L (0, the default: 16 for CIFAR-10, 8 for\n"
-      "                        CIFAR-100)\n"
+      "                        --length L (0, the default: 16 for CIFAR-10 and image\n"
+      "                        folders, 8 for CIFAR-100)\n"
       "  --random-erasing      RandomErasing (p 0.5, area 0.02-0.4, ratio 0.3-3.3)\n"
       "  --threads N           OpenMP threads (default: OMP_NUM_THREADS or all cores);\n"
       "                        results are reproducible for a given thread count\n"

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "maxdrop/cifar.h"
+#include "maxdrop/image_folder.h"
 #include "maxdrop/model.h"
 #include "maxdrop/trainer.h"
 
@@ -15,17 +16,21 @@ enum { MD_OPT_PATH = 4096 };
 
 typedef enum { MD_PRESET_NONE = 0, MD_PRESET_PAPER = 1, MD_PRESET_QUICK = 2 } md_preset;
 
+typedef enum { MD_DATASET_CIFAR10 = 0, MD_DATASET_CIFAR100 = 1, MD_DATASET_FOLDER = 2 } md_dataset_kind;
+
 /* Every setting of a run. Choices are stored as indices into their name
  * lists (see train_opts.c). */
 typedef struct md_run_options {
   int preset;          /* md_preset */
-  int dataset;         /* 0 cifar10, 1 cifar100 */
+  int dataset;         /* md_dataset_kind: 0 cifar10, 1 cifar100, 2 folder */
+  int resize;          /* folder: resize images that are not 32 x 32 */
+  int num_classes;     /* folder: its class count, once the data is read (not a flag) */
   int model;           /* 0 resnet18, 1 wideresnet */
   int width, depth, widen;
   int batch_size, epochs;
   double lr;
   int augment;
-  int cutout, n_holes, length; /* length 0: 16 for CIFAR-10, 8 for CIFAR-100 */
+  int cutout, n_holes, length; /* length 0: 8 for CIFAR-100, else 16 */
   unsigned long long seed;
   double drop;         /* rate of MaxDropout / probability of Dropout */
   int reg;             /* 0 none, 1 maxdropout, 2 dropout */
@@ -73,15 +78,27 @@ int md_opts_resumable(const char *json_name);
  * message. */
 int md_opts_check(const md_run_options *o, const char *cmd);
 
-/* The options as a JSON object (malloc'd text) and back. */
-char *md_opts_to_json(const md_run_options *o, const char *data_root, const char *version);
-/* 0, or -1 with a message in err. */
+/* The options as a JSON object (malloc'd text) and back. The object also
+ * holds "num_classes" when known and, when class_names is not NULL, the
+ * md_opts_num_classes(o) names as "class_names". */
+char *md_opts_to_json(const md_run_options *o, const char *data_root, const char *version,
+                      char *const *class_names);
+/* 0, or -1 with a message in err. Reads num_classes for an image folder. */
 int md_opts_from_json(md_run_options *o, const char *text, char *err, size_t err_cap);
+/* The "class_names" list of a configuration: *names (malloc'd strings in a
+ * malloc'd array, *count of them), or NULL and 0 when it has none. 0, or -1
+ * with a message in err. */
+int md_opts_class_names_from_json(const char *text, char ***names, int *count, char *err,
+                                  size_t err_cap);
 
 /* Library configurations. */
 md_model_config md_opts_model_config(const md_run_options *o);
 md_train_config md_opts_train_config(const md_run_options *o);
 const char *md_opts_dataset_name(const md_run_options *o);  /* "cifar10" */
+/* 10, 100, or the folder's count (0 before the folder is read). */
+int md_opts_num_classes(const md_run_options *o);
+/* "CIFAR-10", "CIFAR-100", "image folder of 3 classes" */
+void md_opts_describe_data(const md_run_options *o, char *buf, size_t cap);
 const char *md_opts_model_name(const md_run_options *o);    /* "resnet18" */
 const char *md_opts_reg_name(const md_run_options *o);      /* "maxdropout" */
 int md_opts_cutout_length(const md_run_options *o);
@@ -96,17 +113,37 @@ void md_opts_print_help(FILE *f);
 /* ------------------------------------------------------------------------ */
 
 typedef struct md_cli_dataset {
-  md_cifar cifar;
-  int32_t *labels; /* (cifar.n) */
-  md_train_data data; /* the first `limit` images (all when 0) */
+  md_cifar cifar;          /* CIFAR-10 / CIFAR-100 */
+  md_image_folder folder;  /* --dataset folder */
+  int num_classes;
+  char **class_names;      /* num_classes names (owned by cifar or folder), or NULL */
+  char split_dir[MD_OPT_PATH + 16]; /* folder: the split's folder (DIR/train, DIR/test) */
+  int32_t *labels;         /* the first data.n labels */
+  md_train_data data;      /* the first `limit` images (all when 0) */
 } md_cli_dataset;
 
-/* Finds the data (md_cifar_find_data with `dir`), loads one split of CIFAR-10
- * (classes 10) or CIFAR-100 (100) keeping the first `limit` images (0: all).
- * root receives the data folder used. 0, or an exit code after the message. */
-int md_cli_load_dataset(const char *cmd, const char *dir, int classes, md_cifar_split split,
-                        long long limit, md_cli_dataset *out, char *root, size_t root_cap);
+/* Loads one split of the run's data set (o->dataset, o->resize), keeping the
+ * first `limit` images (0: all). CIFAR: the data is found by
+ * md_cifar_find_data with `dir`; an image folder: `dir`/train or `dir`/test
+ * (dir required). root receives the data folder used. Notes on resized and
+ * skipped files go to stderr. 0, or an exit code after the message. */
+int md_cli_load_dataset(const char *cmd, const md_run_options *o, const char *dir,
+                        md_cifar_split split, long long limit, md_cli_dataset *out, char *root,
+                        size_t root_cap);
 void md_cli_dataset_free(md_cli_dataset *d);
+
+/* Whether two lists of class names (each in strcmp order) are the same. 0,
+ * or an exit code after a message naming the first difference; a_what and
+ * b_what say where each list comes from. */
+int md_cli_same_classes(const char *cmd, char *const *a, int na, const char *a_what,
+                        char *const *b, int nb, const char *b_what);
+
+/* Checks an image folder split against the run that config_text (its
+ * config.json, from `where`) describes: the class count, and the class
+ * names when the configuration lists them. 0, or an exit code after the
+ * message. */
+int md_cli_check_run_classes(const char *cmd, const char *config_text, const char *where,
+                             const md_run_options *o, const md_cli_dataset *d);
 
 /* ------------------------------------------------------------------------ */
 /* Progress display                                                          */

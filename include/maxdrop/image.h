@@ -44,6 +44,18 @@ MD_API void md_image_free(md_image *img);
 MD_API md_status md_image_load(const char *path, int channels, md_image *out,
                                md_errbuf *eb);
 
+/* The central square of img scaled to side x side pixels, into *out (a new
+ * image with img's channels). The longer side is trimmed equally at both ends
+ * (the odd pixel from the end), so the aspect ratio is kept and nothing is
+ * stretched; then stb_image_resize scales the square with its default filters
+ * (Mitchell to shrink, Catmull-Rom to enlarge), clamping at the edges, on the
+ * stored 8-bit values (no gamma conversion). A uniform image stays uniform; an
+ * image already side x side is copied unchanged. Errors:
+ * MD_ERR_INVALID_ARGUMENT (not a valid image, side outside
+ * 1..MD_IMAGE_MAX_SIDE), MD_ERR_OUT_OF_MEMORY. *out is zeroed on failure. */
+MD_API md_status md_image_center_square(const md_image *img, int side, md_image *out,
+                                        md_errbuf *eb);
+
 /* Writes img as a PNG file, atomically (md_atomic_file): an earlier file at
  * `path` stays intact unless the whole new file was written. */
 MD_API md_status md_image_write_png(const char *path, const md_image *img, md_errbuf *eb);

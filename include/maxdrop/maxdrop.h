@@ -22,6 +22,7 @@
 #include "maxdrop/dropout.h"
 #include "maxdrop/figure.h"
 #include "maxdrop/image.h"
+#include "maxdrop/image_folder.h"
 #include "maxdrop/linear.h"
 #include "maxdrop/loader.h"
 #include "maxdrop/loss.h"

@@ -7,7 +7,7 @@ B=$MAXDROP_BIN
 
 # Help lists every flag.
 "$B" train --help >"$tmp/help.txt" || fail "train --help failed"
-for f in --preset --dataset --model --batch-size --epochs --learning-rate --data-augmentation \
+for f in --preset --dataset --resize --model --batch-size --epochs --learning-rate --data-augmentation \
          --cutout --n-holes --length --seed --drop --reg --maxdrop-random-rate --maxdrop-norm \
          --maxdrop-stats --maxdrop-v2 --maxdrop-at-eval --random-erasing --milestones --gamma \
          --scheduler-compat --threads --out --resume --limit-train --limit-test --width --depth \
@@ -59,6 +59,9 @@ expect '"sample-channel"' maxdrop_stats --maxdrop-stats sample-channel
 expect '"18446744073709551615"' seed --seed 18446744073709551615
 expect 8 cutout_length_used --dataset cifar100 --cutout
 expect 16 cutout_length_used --cutout
+expect 16 cutout_length_used --dataset folder --data x --cutout
+expect true resize --dataset folder --data x --resize
+expect false resize --dataset folder --data x
 
 # Bad values: exit 2 and a message naming the flag.
 bad() { # pattern args...
@@ -76,7 +79,7 @@ bad "--epochs needs a value" --epochs
 bad "--drop needs a number in \[0, 1\], not '1.5'" --drop 1.5
 bad "--reg must be none|maxdropout|dropout, not 'foo'" --reg foo
 bad "--model must be resnet18|wideresnet" --model vgg
-bad "--dataset must be cifar10|cifar100" --dataset mnist
+bad "--dataset must be cifar10|cifar100|folder, not 'mnist'" --dataset mnist
 bad "--maxdrop-norm must be minmax|l2" --maxdrop-norm max
 bad "--maxdrop-stats must be" --maxdrop-stats pixel
 bad "--milestones needs ascending epochs" --milestones 5,3
