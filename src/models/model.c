@@ -238,6 +238,7 @@ md_bn_l md_m_bn(md_model *m, const char *prefix, int c) {
   b.nbt = md_m_tensor(m, MD_MT_COUNTER, 0, NULL, MD_INIT_CONST, 0.0,
                       "%s.num_batches_tracked", prefix);
   b.save_mean = md_m_arena(m, (size_t)c);
+  b.terms = md_m_arena(m, 3 * (size_t)c);
   return b;
 }
 

@@ -49,6 +49,7 @@ typedef struct md_bn_l {
   int64_t rm, rv;  /* buffers */
   int64_t nbt;     /* counter */
   size_t save_mean; /* arena offset of C floats */
+  size_t terms;     /* arena offset of 3 C floats: evaluation mean, scale, shift */
 } md_bn_l;
 
 typedef struct md_fc_l {
@@ -171,6 +172,11 @@ md_status md_l_conv_bwd(md_model *m, const md_conv_l *c, int n, const float *x,
 enum { MD_BN_TRAIN = 0, MD_BN_RECOMPUTE = 1, MD_BN_EVAL = 2 };
 md_status md_l_bn_fwd(md_model *m, const md_bn_l *b, md_shape s, const float *x, float *y,
                       int mode, const float *add, int relu);
+/* Evaluation: y = relu?(bn(conv(x)) + add?) with the BatchNorm's running
+ * statistics, in the convolution's own output pass (the bits of the separate
+ * layers; add may not be y). A ReLU reports y to the trace hook. */
+md_status md_l_conv_bn_eval(md_model *m, const md_conv_l *c, const md_bn_l *b, int n,
+                            const float *x, const float *add, int relu, float *y);
 /* dx += ; weight and bias gradients into m->grads. */
 md_status md_l_bn_bwd(md_model *m, const md_bn_l *b, md_shape s, const float *x,
                       const float *dy, float *dx);

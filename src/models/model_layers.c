@@ -5,6 +5,7 @@
 
 #include "maxdrop/batchnorm.h"
 #include "nn/batchnorm_fused.h"
+#include "nn/conv2d_epilogue.h"
 #include "models/model_internal.h"
 
 /* Elements per unit of parallel work in md_l_zero / md_l_copy. */
@@ -57,6 +58,21 @@ md_status md_l_bn_fwd(md_model *m, const md_bn_l *b, md_shape s, const float *x,
   }
   if (st == MD_OK && relu && mode != MD_BN_RECOMPUTE && m->trace)
     m->trace(m->trace_ctx, m->trace_index++, s, y);
+  return st;
+}
+
+md_status md_l_conv_bn_eval(md_model *m, const md_conv_l *c, const md_bn_l *b, int n,
+                            const float *x, const float *add, int relu, float *y) {
+  float *mean = md_m_ptr(m, b->terms), *scale = mean + b->c, *shift = scale + b->c;
+  md_status st = md_batchnorm_eval_terms(b->c, m->params + b->w, m->params + b->b,
+                                         m->buffers + b->rm, m->buffers + b->rv,
+                                         m->cfg.bn_eps, mean, scale, shift);
+  if (st != MD_OK) return st;
+  const md_conv_epilogue ep = {mean, scale, shift, add, relu};
+  st = md_conv2d_forward_ep(&c->d, md_batched(c->in, n), x, m->params + c->w,
+                            c->b >= 0 ? m->params + c->b : NULL, &ep, y, m->ws, m->ws_floats);
+  if (st == MD_OK && relu && m->trace)
+    m->trace(m->trace_ctx, m->trace_index++, md_batched(c->out, n), y);
   return st;
 }
 

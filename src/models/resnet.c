@@ -52,9 +52,38 @@ typedef struct rn_net {
     if (st_ != MD_OK) return st_;      \
   } while (0)
 
-static md_status forward(md_model *m, int n, int training) {
+/* Evaluation: every conv-BN(-add)(-ReLU) in the convolution's output pass
+ * (md_l_conv_bn_eval); nothing is kept for a backward. */
+static md_status forward_eval(md_model *m, int n) {
   rn_net *net = m->net;
-  const int mode = training ? MD_BN_TRAIN : MD_BN_EVAL;
+  float *S = md_m_ptr(m, m->gbuf[0]); /* scratch */
+  float *y0 = md_m_ptr(m, net->y0);
+  TRY(md_l_conv_bn_eval(m, &net->conv1, &net->bn1, n, md_m_ptr(m, m->input), NULL, 1, y0));
+  const float *x = y0;
+  for (int i = 0; i < 8; ++i) {
+    const rn_block *b = &net->blk[i];
+    float *y = md_m_ptr(m, b->y);
+    TRY(md_l_conv_bn_eval(m, &b->conv1, &b->bn1, n, x, NULL, 1, S));
+    const float *shortcut = x;
+    if (b->proj) { /* y = relu(bn2(conv2(r)) + sc_bn(sc_conv(x))) */
+      float *ts = md_m_ptr(m, b->ts);
+      TRY(md_l_conv_bn_eval(m, &b->sc_conv, &b->sc_bn, n, x, NULL, 0, ts));
+      shortcut = ts;
+    }
+    TRY(md_l_conv_bn_eval(m, &b->conv2, &b->bn2, n, S, shortcut, 1, y));
+    if (i % 2 == 1) TRY(md_l_reg_fwd(m, net->reg[i / 2], md_batched(b->out, n), y, 0));
+    x = y;
+  }
+  const md_shape s4 = md_batched(net->blk[7].out, n);
+  float *pooled = md_m_ptr(m, net->pooled);
+  TRY(md_avgpool2d_forward(s4, 4, x, pooled));
+  return md_l_fc_fwd(m, &net->fc, n, pooled, md_m_ptr(m, m->logits));
+}
+
+static md_status forward(md_model *m, int n, int training) {
+  if (!training) return forward_eval(m, n);
+  rn_net *net = m->net;
+  const int mode = MD_BN_TRAIN;
   float *S = md_m_ptr(m, m->gbuf[0]); /* scratch */
   const md_shape s0 = md_batched(net->conv1.out, n);
   float *t0 = md_m_ptr(m, net->t0), *y0 = md_m_ptr(m, net->y0);

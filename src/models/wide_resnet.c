@@ -64,9 +64,13 @@ static md_status forward(md_model *m, int n, int training) {
     const int64_t no = md_shape_numel(so);
     float *t1 = md_m_ptr(m, b->t1), *y = md_m_ptr(m, b->y);
     TRY(md_l_bn_fwd(m, &b->bn1, si, x, S0, mode, NULL, 1)); /* a */
-    TRY(md_l_conv_fwd(m, &b->conv1, n, S0, t1));
     if (b->proj) TRY(md_l_conv_fwd(m, &b->sc, n, S0, y));
-    TRY(md_l_bn_fwd(m, &b->bn2, so, t1, S1, mode, NULL, 1));
+    if (training) {
+      TRY(md_l_conv_fwd(m, &b->conv1, n, S0, t1));
+      TRY(md_l_bn_fwd(m, &b->bn2, so, t1, S1, mode, NULL, 1));
+    } else { /* in the convolution's output pass; t1 is kept for a backward only */
+      TRY(md_l_conv_bn_eval(m, &b->conv1, &b->bn2, n, S0, NULL, 1, S1));
+    }
     TRY(md_l_reg_fwd(m, b->reg, so, S1, training)); /* r */
     TRY(md_l_conv_fwd(m, &b->conv2, n, S1, S0));
     TRY(md_residual_add_forward(no, b->proj ? y : x, S0, y));

@@ -120,6 +120,14 @@ static affine_terms make_affine(double mean, double scale, double bias) {
   return t;
 }
 
+/* Channel c's terms in evaluation: the running statistics. */
+static affine_terms eval_terms(const float *weight, const float *bias, const float *running_mean,
+                               const float *running_var, float eps, int64_t c) {
+  return make_affine((double)running_mean[c],
+                     (double)weight[c] / sqrt((double)running_var[c] + (double)eps),
+                     (double)bias[c]);
+}
+
 /* Channels per chunk of the forwards: their affine terms live on the stack
  * while the chunk's planes are normalised in memory order (image by image),
  * which streams through memory instead of striding over the batch. */
@@ -221,10 +229,24 @@ md_status md_batchnorm_forward_eval_ep(md_shape s, const float *x, const float *
   for (int64_t c0 = 0; c0 < C; c0 += CHUNK_C) {
     const int64_t c1 = c0 + CHUNK_C < C ? c0 + CHUNK_C : C;
     for (int64_t c = c0; c < c1; ++c)
-      t[c - c0] = make_affine((double)running_mean[c],
-                              (double)weight[c] / sqrt((double)running_var[c] + (double)eps),
-                              (double)bias[c]);
+      t[c - c0] = eval_terms(weight, bias, running_mean, running_var, eps, c);
     normalize_chunk(s, x, y, add, relu, t, c0, c1);
+  }
+  return MD_OK;
+}
+
+md_status md_batchnorm_eval_terms(int64_t C, const float *weight, const float *bias,
+                                  const float *running_mean, const float *running_var,
+                                  float eps, float *mean, float *scale, float *shift) {
+  if (C < 1) return MD_ERR_SHAPE;
+  if (!weight || !bias || !running_mean || !running_var || !mean || !scale || !shift)
+    return MD_ERR_INVALID_ARGUMENT;
+  if (!eps_ok(eps)) return MD_ERR_INVALID_ARGUMENT;
+  for (int64_t c = 0; c < C; ++c) {
+    const affine_terms t = eval_terms(weight, bias, running_mean, running_var, eps, c);
+    mean[c] = t.mean;
+    scale[c] = t.scale;
+    shift[c] = t.shift;
   }
   return MD_OK;
 }

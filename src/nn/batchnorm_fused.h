@@ -27,4 +27,12 @@ md_status md_batchnorm_forward_eval_ep(md_shape s, const float *x, const float *
                                        const float *running_var, float eps,
                                        const md_bn_epilogue *ep, float *y);
 
+/* The per-channel float terms md_batchnorm_forward_eval_ep normalises with,
+ * y = (x - mean[c]) * scale[c] + shift[c], for channels [0, C): for a
+ * convolution that applies the BatchNorm to its own output
+ * (nn/conv2d_epilogue.h) with the same bits. */
+md_status md_batchnorm_eval_terms(int64_t C, const float *weight, const float *bias,
+                                  const float *running_mean, const float *running_var,
+                                  float eps, float *mean, float *scale, float *shift);
+
 #endif

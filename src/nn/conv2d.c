@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include "nn/blas_threads.h"
+#include "nn/conv2d_epilogue.h"
 #include "nn/conv2d_plan.h"
 
 static int winograd_applies(const md_conv2d_desc *d) {
@@ -259,19 +260,28 @@ md_status md_conv2d_workspace_floats(const md_conv2d_desc *d, md_shape in, int m
   return MD_OK;
 }
 
-md_status md_conv2d_forward(const md_conv2d_desc *d, md_shape in, const float *x,
-                            const float *weight, const float *bias, float *y, float *ws,
-                            size_t ws_floats) {
+md_status md_conv2d_forward_ep(const md_conv2d_desc *d, md_shape in, const float *x,
+                               const float *weight, const float *bias,
+                               const md_conv_epilogue *ep, float *y, float *ws,
+                               size_t ws_floats) {
   md_conv_plan pl;
   md_status st = md_conv_plan_make(d, in, &pl);
   if (st != MD_OK) return st;
   if (!x || !weight || !y || (d->has_bias ? !bias : bias != NULL))
     return MD_ERR_INVALID_ARGUMENT;
+  if (ep && (ep->add == y || !ep->mean != !ep->scale || !ep->mean != !ep->shift))
+    return MD_ERR_INVALID_ARGUMENT;
   if (md_conv_plan_threads(&pl, ws, ws_floats, 1) == 0) return MD_ERR_INVALID_ARGUMENT;
   md_blas_one_thread();
-  if (pl.winograd) md_conv_winograd_forward(&pl, x, weight, bias, y, ws, ws_floats);
-  else md_conv_im2col_forward(&pl, x, weight, bias, y, ws, ws_floats);
+  if (pl.winograd) md_conv_winograd_forward(&pl, x, weight, bias, ep, y, ws, ws_floats);
+  else md_conv_im2col_forward(&pl, x, weight, bias, ep, y, ws, ws_floats);
   return MD_OK;
+}
+
+md_status md_conv2d_forward(const md_conv2d_desc *d, md_shape in, const float *x,
+                            const float *weight, const float *bias, float *y, float *ws,
+                            size_t ws_floats) {
+  return md_conv2d_forward_ep(d, in, x, weight, bias, NULL, y, ws, ws_floats);
 }
 
 md_status md_conv2d_backward(const md_conv2d_desc *d, md_shape in, const float *x,

@@ -3,11 +3,13 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "nn/conv2d_epilogue.h"
 #include "nn/conv2d_plan.h"
 
 /* Output tile t; `mine` is this thread's workspace region. */
 static void forward_tile(const md_conv_plan *pl, int t, const float *x, const float *weight,
-                         const float *bias, float *y, float *mine) {
+                         const float *bias, const md_conv_epilogue *ep, float *y,
+                         float *mine) {
   /* scratch: im2col block, output block, im2col's own; none for a direct 1x1 */
   float *col = mine, *out = mine ? col + pl->col_floats : NULL;
   float *pad = mine ? out + pl->out_floats : NULL;
@@ -41,6 +43,13 @@ static void forward_tile(const md_conv_plan *pl, int t, const float *x, const fl
         for (int j = 0; j < cols; ++j) r[j] += bo;
       }
     }
+    if (ep) {
+      for (int o = 0; o < pl->oc; ++o) {
+        const size_t at = (size_t)(yt - y) + (size_t)o * pl->p;
+        md_conv_epilogue_row(ep, o, y + at, y + at, ep->add ? ep->add + at : NULL,
+                             (size_t)cols);
+      }
+    }
   } else {
     /* whole images: GEMM into (oc x cols) scratch, then scatter image by image */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, pl->oc, cols, pl->k, 1.0f,
@@ -53,17 +62,22 @@ static void forward_tile(const md_conv_plan *pl, int t, const float *x, const fl
         const float *s = src + (size_t)o * cols;
         float *r = yi + (size_t)o * pl->p;
         for (int j = 0; j < pl->p; ++j) r[j] = s[j] + bo;
+        if (ep) {
+          const size_t at = (size_t)(r - y);
+          md_conv_epilogue_row(ep, o, r, r, ep->add ? ep->add + at : NULL, (size_t)pl->p);
+        }
       }
     }
   }
 }
 
 void md_conv_im2col_forward(const md_conv_plan *pl, const float *x, const float *weight,
-                            const float *bias, float *y, float *ws, size_t ws_floats) {
+                            const float *bias, const md_conv_epilogue *ep, float *y,
+                            float *ws, size_t ws_floats) {
   const int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_tiles);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
   for (int t = 0; t < pl->n_tiles; ++t) {
     float *mine = md_conv_plan_thread_ws(pl, ws, omp_get_thread_num());
-    forward_tile(pl, t, x, weight, bias, y, mine);
+    forward_tile(pl, t, x, weight, bias, ep, y, mine);
   }
 }

@@ -115,13 +115,16 @@ static inline float *md_conv_plan_thread_ws(const md_conv_plan *pl, float *ws, i
 /* The methods (src/nn/conv2d_im2col_*.c, src/nn/conv2d_winograd_*.c). The
  * arguments are checked by md_conv2d_forward / md_conv2d_backward, which also
  * compute the bias gradient; dx or dweight may be NULL. */
+struct md_conv_epilogue; /* nn/conv2d_epilogue.h; NULL: none */
 void md_conv_im2col_forward(const md_conv_plan *pl, const float *x, const float *weight,
-                            const float *bias, float *y, float *ws, size_t ws_floats);
+                            const float *bias, const struct md_conv_epilogue *ep, float *y,
+                            float *ws, size_t ws_floats);
 void md_conv_im2col_backward(const md_conv_plan *pl, const float *x, const float *weight,
                              const float *dy, float *dx, float *dweight, float *ws,
                              size_t ws_floats);
 void md_conv_winograd_forward(const md_conv_plan *pl, const float *x, const float *weight,
-                              const float *bias, float *y, float *ws, size_t ws_floats);
+                              const float *bias, const struct md_conv_epilogue *ep, float *y,
+                              float *ws, size_t ws_floats);
 void md_conv_winograd_backward(const md_conv_plan *pl, const float *x, const float *weight,
                                const float *dy, float *dx, float *dweight, float *ws,
                                size_t ws_floats);

@@ -35,8 +35,10 @@ void md_conv_wino_weights(const md_conv_plan *pl, const float *weight, float *u,
                           const float *ws, size_t ws_floats);
 
 /* The channels-last kernels (conv2d_winograd_nhwc_*.c). */
+struct md_conv_epilogue;
 void md_conv_winograd_nhwc_forward(const md_conv_plan *pl, const float *x, const float *u,
-                                   const float *bias, float *y, float *ws, size_t ws_floats);
+                                   const float *bias, const struct md_conv_epilogue *ep,
+                                   float *y, float *ws, size_t ws_floats);
 void md_conv_winograd_nhwc_dx(const md_conv_plan *pl, const float *u, const float *dy,
                               float *dx, float *ws, size_t ws_floats);
 void md_conv_winograd_nhwc_du(const md_conv_plan *pl, const float *x, const float *dy,

@@ -6,6 +6,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include "nn/conv2d_epilogue.h"
 #include "nn/conv2d_plan.h"
 #include "nn/conv2d_winograd.h"
 
@@ -54,15 +55,25 @@ static void forward_block(const md_conv_plan *pl, int b, const float *x, const f
 }
 
 void md_conv_winograd_forward(const md_conv_plan *pl, const float *x, const float *weight,
-                              const float *bias, float *y, float *ws, size_t ws_floats) {
+                              const float *bias, const md_conv_epilogue *ep, float *y,
+                              float *ws, size_t ws_floats) {
   float *u = ws; /* the shared region */
   md_conv_wino_weights(pl, weight, u, ws, ws_floats);
   if (pl->nhwc) {
-    md_conv_winograd_nhwc_forward(pl, x, u, bias, y, ws, ws_floats);
+    md_conv_winograd_nhwc_forward(pl, x, u, bias, ep, y, ws, ws_floats);
     return;
   }
   const int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_blocks);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
   for (int b = 0; b < pl->n_blocks; ++b)
     forward_block(pl, b, x, u, bias, y, md_conv_plan_thread_ws(pl, ws, omp_get_thread_num()));
+  if (!ep) return;
+  /* large maps: the output step as a pass of its own, plane by plane */
+  const size_t ohw = (size_t)pl->wg.oh * pl->wg.ow;
+#pragma omp parallel for num_threads(nt) schedule(static)
+  for (int64_t q = 0; q < (int64_t)pl->n * pl->oc; ++q) {
+    const size_t at = (size_t)q * ohw;
+    md_conv_epilogue_row(ep, (int)(q % pl->oc), y + at, y + at, ep->add ? ep->add + at : NULL,
+                         ohw);
+  }
 }

@@ -10,12 +10,14 @@
 #include <omp.h>
 #include <string.h>
 
+#include "nn/conv2d_epilogue.h"
 #include "nn/conv2d_plan.h"
 #include "nn/conv2d_winograd.h"
 #include "nn/transpose.h"
 
 static void forward_block(const md_conv_plan *pl, int b, const float *x, const float *u,
-                          const float *bias, float *y, float *mine) {
+                          const float *bias, const md_conv_epilogue *ep, float *y,
+                          float *mine) {
   const md_wino_block bl = md_conv_plan_block(pl, b);
   const md_wino_geom *wg = &pl->wg;
   const int c = pl->g.c, oc = pl->oc, nimg = bl.img1 - bl.img0;
@@ -31,17 +33,24 @@ static void forward_block(const md_conv_plan *pl, int b, const float *x, const f
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, oc, c, 1.0f, v + (size_t)xi * t * c,
                 c, u + (size_t)xi * oc * c, c, 0.0f, m + (size_t)xi * t * oc, oc);
   md_wino_nhwc_output(wg, m, (size_t)t * oc, oc, nimg, bias, yt, scratch);
-  for (int i = 0; i < nimg; ++i)
-    md_from_channels_last(yt + (size_t)i * ohw * oc, oc, ohw,
-                          y + (size_t)(bl.img0 + i) * oc * ohw, 0);
+  for (int i = 0; i < nimg; ++i) {
+    const size_t at = (size_t)(bl.img0 + i) * oc * ohw;
+    if (ep)
+      md_from_channels_last_ep(yt + (size_t)i * ohw * oc, oc, ohw, y + at, ep,
+                               ep->add ? ep->add + at : NULL);
+    else
+      md_from_channels_last(yt + (size_t)i * ohw * oc, oc, ohw, y + at, 0);
+  }
 }
 
 void md_conv_winograd_nhwc_forward(const md_conv_plan *pl, const float *x, const float *u,
-                                   const float *bias, float *y, float *ws, size_t ws_floats) {
+                                   const float *bias, const md_conv_epilogue *ep, float *y,
+                                   float *ws, size_t ws_floats) {
   const int nt = md_conv_plan_threads(pl, ws, ws_floats, pl->n_blocks);
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
   for (int b = 0; b < pl->n_blocks; ++b)
-    forward_block(pl, b, x, u, bias, y, md_conv_plan_thread_ws(pl, ws, omp_get_thread_num()));
+    forward_block(pl, b, x, u, bias, ep, y,
+                  md_conv_plan_thread_ws(pl, ws, omp_get_thread_num()));
 }
 
 /* dyt (images x OH x OW x oc) of block bl, and Z from it. */

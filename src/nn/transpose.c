@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include "nn/conv2d_epilogue.h"
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
@@ -51,6 +53,26 @@ static inline void block16(const float *src, size_t ss, float *dst, size_t ds, i
     _mm512_storeu_ps(d, add ? _mm512_add_ps(_mm512_loadu_ps(d), r[j]) : r[j]);
   }
 }
+/* As block16 (add = 0) into y, then the output step: dst row j is channel
+ * c + j; add_blk is the residual at dst (or NULL). Same operations, in the
+ * same order, as md_conv_epilogue_value. */
+static inline void block16_ep(const float *src, size_t ss, float *dst, size_t ds,
+                              const md_conv_epilogue *ep, int c, const float *add_blk) {
+  __m512 r[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + (size_t)i * ss);
+  transpose16(r);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int j = 0; j < 16; ++j) {
+    __m512 v = r[j];
+    if (ep->scale)
+      v = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v, _mm512_set1_ps(ep->mean[c + j])),
+                                      _mm512_set1_ps(ep->scale[c + j])),
+                        _mm512_set1_ps(ep->shift[c + j]));
+    if (add_blk) v = _mm512_add_ps(v, _mm512_loadu_ps(add_blk + (size_t)j * ds));
+    if (ep->relu) v = _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, zero, _CMP_LT_OQ), zero);
+    _mm512_storeu_ps(dst + (size_t)j * ds, v);
+  }
+}
 #define MD_HAVE_BLOCK16 1
 #else
 #define MD_HAVE_BLOCK16 0
@@ -92,6 +114,34 @@ void md_from_channels_last(const float *yt, int cn, int hw, float *y, int add) {
           for (int q = p; q < pe; ++q) dst[q] += yt[(size_t)q * cn + k];
         } else {
           for (int q = p; q < pe; ++q) dst[q] = yt[(size_t)q * cn + k];
+        }
+      }
+    }
+  }
+}
+
+void md_from_channels_last_ep(const float *yt, int cn, int hw, float *y,
+                              const md_conv_epilogue *ep, const float *add_img) {
+  const int affine = ep->scale != NULL;
+  for (int c = 0; c < cn; c += MD_TB) {
+    const int ce = c + MD_TB < cn ? c + MD_TB : cn;
+    for (int p = 0; p < hw; p += MD_TB) {
+      const int pe = p + MD_TB < hw ? p + MD_TB : hw;
+#if MD_HAVE_BLOCK16
+      if (ce - c == MD_TB && pe - p == MD_TB) {
+        const size_t at = (size_t)c * hw + p;
+        block16_ep(yt + (size_t)p * cn + c, (size_t)cn, y + at, (size_t)hw, ep, c,
+                   add_img ? add_img + at : NULL);
+        continue;
+      }
+#endif
+      for (int k = c; k < ce; ++k) {
+        const float mean = affine ? ep->mean[k] : 0.0f, scale = affine ? ep->scale[k] : 0.0f;
+        const float shift = affine ? ep->shift[k] : 0.0f;
+        for (int q = p; q < pe; ++q) {
+          const size_t at = (size_t)k * hw + q;
+          y[at] = md_conv_epilogue_value(yt[(size_t)q * cn + k], mean, scale, shift, affine,
+                                         add_img ? add_img + at : NULL, ep->relu);
         }
       }
     }

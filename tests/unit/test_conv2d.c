@@ -13,7 +13,11 @@
 #include <string.h>
 
 #include "md_test_util.h"
+#include "maxdrop/activation.h"
 #include "maxdrop/conv2d.h"
+#include "maxdrop/residual.h"
+#include "nn/batchnorm_fused.h"
+#include "nn/conv2d_epilogue.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -404,6 +408,80 @@ static void test_finite_differences(void **state) {
   }
 }
 
+/* ---------------------------------------------- fused output step (eval) */
+
+/* Every path (im2col with whole-image and in-image tiles, 1x1, Winograd
+ * channels-last and channel-first, with and without bias): the fused forward
+ * gives the bits of forward, then BatchNorm in evaluation (+ add, ReLU). */
+static void test_fused_epilogue(void **state) {
+  (void)state;
+  static const struct {
+    int affine, add, relu;
+  } steps[] = {{1, 0, 1}, {1, 1, 1}, {0, 1, 0}, {1, 0, 0}, {0, 0, 1}};
+  for (int k = 0; k < n_cases; ++k) {
+    md_conv2d_algo algos[3];
+    const int na = algos_for(&cases[k], algos);
+    for (int a = 0; a <= na; ++a) {
+      conv_data s = make_data(&cases[k], 1300 + 10 * (uint64_t)k,
+                              a == na ? MD_CONV2D_AUTO : algos[a]);
+      const size_t oc = (size_t)s.d.out_c;
+      float *w = falloc(oc), *b = falloc(oc), *rm = falloc(oc), *rv = falloc(oc);
+      float *mean = falloc(oc), *scale = falloc(oc), *shift = falloc(oc);
+      float *add = falloc(s.ny), *want = falloc(s.ny), *got = falloc(s.ny);
+      md_fill_uniform(w, oc, 0.5f, 1.5f, 1);
+      md_fill_uniform(b, oc, -0.5f, 0.5f, 2);
+      md_fill_uniform(rm, oc, -0.3f, 0.3f, 3);
+      md_fill_uniform(rv, oc, 0.2f, 2.0f, 4);
+      md_fill_uniform(add, s.ny, -1.0f, 1.0f, 5);
+      assert_int_equal(md_batchnorm_eval_terms((int64_t)oc, w, b, rm, rv, 1e-5f, mean, scale,
+                                               shift),
+                       MD_OK);
+      for (size_t st = 0; st < sizeof steps / sizeof steps[0]; ++st) {
+        run_forward(&s, want);
+        if (steps[st].affine) {
+          const md_bn_epilogue bep = {steps[st].add ? add : NULL, steps[st].relu};
+          assert_int_equal(md_batchnorm_forward_eval_ep(s.out, want, w, b, rm, rv, 1e-5f, &bep,
+                                                        want),
+                           MD_OK);
+        } else {
+          if (steps[st].add)
+            assert_int_equal(md_residual_add_forward((int64_t)s.ny, want, add, want), MD_OK);
+          if (steps[st].relu) assert_int_equal(md_relu_forward((int64_t)s.ny, want, want), MD_OK);
+        }
+        const md_conv_epilogue ep = {steps[st].affine ? mean : NULL,
+                                     steps[st].affine ? scale : NULL,
+                                     steps[st].affine ? shift : NULL,
+                                     steps[st].add ? add : NULL, steps[st].relu};
+        size_t wsn;
+        float *ws = workspace(&s.d, s.in, &wsn);
+        assert_int_equal(md_conv2d_forward_ep(&s.d, s.in, s.x, s.w, s.b, &ep, got, ws, wsn),
+                         MD_OK);
+        md_assert_floats_identical(got, want, s.ny);
+        /* the residual may not be the output itself */
+        const md_conv_epilogue self = {NULL, NULL, NULL, got, 0};
+        assert_int_equal(md_conv2d_forward_ep(&s.d, s.in, s.x, s.w, s.b, &self, got, ws, wsn),
+                         MD_ERR_INVALID_ARGUMENT);
+        const md_conv_epilogue partial = {mean, NULL, shift, NULL, 0};
+        assert_int_equal(
+            md_conv2d_forward_ep(&s.d, s.in, s.x, s.w, s.b, &partial, got, ws, wsn),
+            MD_ERR_INVALID_ARGUMENT);
+        free(ws);
+      }
+      free(w);
+      free(b);
+      free(rm);
+      free(rv);
+      free(mean);
+      free(scale);
+      free(shift);
+      free(add);
+      free(want);
+      free(got);
+      free_data(&s);
+    }
+  }
+}
+
 /* ------------------------------------------- accumulation, NULL gradients */
 
 static void accumulates_and_null_gradients(md_conv2d_algo algo) {
@@ -612,6 +690,7 @@ static void test_padding_is_zero(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fused_epilogue),
       cmocka_unit_test(test_output_shapes),
       cmocka_unit_test(test_bad_shapes),
       cmocka_unit_test(test_bad_descriptors),
