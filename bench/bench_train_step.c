@@ -21,6 +21,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "maxdrop/blas.h"
 #include "maxdrop/model.h"
 #include "maxdrop/rng.h"
 #include "maxdrop/sgd.h"
@@ -141,13 +142,13 @@ int md_bench_train_step(const md_bench_train_opts *o, FILE *out) {
           "\"train_backward_median_s\":%.4f,\"eval_forward_median_s\":%.4f,"
           "\"train_images_per_s\":%.2f,\"eval_images_per_s\":%.2f,"
           "\"peak_rss_mb\":%.1f,\"baseline_rss_mb\":%.1f,\"model_mb\":%.1f,\"arena_mb\":%.1f,"
-          "\"last_loss\":%.6f}\n",
+          "\"blas_core\":\"%s\",\"last_loss\":%.6f}\n",
           c->reg == MD_REG_MAXDROPOUT ? "maxdropout" : c->reg == MD_REG_DROPOUT ? "dropout" : "none",
           c->num_classes, o->batch, omp_get_max_threads(), o->steps,
           (long long)md_model_param_count(m), step, median(t_fwd, o->steps),
           median(t_bwd, o->steps), ev, o->batch / step, o->batch / ev, peak_rss_mb(), baseline,
           (double)md_model_total_bytes(m) / (1 << 20), (double)md_model_arena_bytes(m) / (1 << 20),
-          loss);
+          md_blas_core(), loss);
   fflush(out);
 done:
   md_model_free(m);

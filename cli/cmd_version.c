@@ -2,14 +2,17 @@
 #include <string.h>
 
 #include "cli.h"
+#include "maxdrop/blas.h"
 #include "maxdrop/version.h"
 
 int md_cmd_version(int argc, char **argv) {
   if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    puts("usage: maxdrop version\n\nPrints the version of the tool and of the library.");
+    puts("usage: maxdrop version\n\nPrints the version of the tool and of the library, and the OpenBLAS\n"
+         "kernel set the convolutions run on.");
     return 0;
   }
   if (argc > 1) return md_cli_usage_error("version", "unexpected argument '%s'", argv[1]);
   printf("maxdrop %s\n", md_version());
+  printf("OpenBLAS kernels: %s\n", md_blas_core());
   return 0;
 }

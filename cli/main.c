@@ -1,9 +1,12 @@
 /* maxdrop: the command-line front end. Dispatches to one md_cmd_<name> per
  * subcommand (cli/cmd_<name>.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "maxdrop/blas.h"
 
 typedef struct command {
   const char *name;
@@ -32,7 +35,22 @@ static void usage(FILE *f) {
   fputs("\n'maxdrop <command> --help' describes a command's options.\n", f);
 }
 
+/* OpenBLAS chooses its kernels when it loads; if it fell back to generic
+ * ones on a CPU it does not know (maxdrop/blas.h), run this program again
+ * with OPENBLAS_CORETYPE naming the right ones. OPENBLAS_CORETYPE set (also
+ * by the first run) or MAXDROP_BLAS_AUTO=0 leaves everything as it is; if
+ * the re-execution fails, the run goes on with the slower kernels. */
+static void select_blas_kernels(char **argv) {
+  const char *opt = getenv("MAXDROP_BLAS_AUTO");
+  if (opt && !strcmp(opt, "0")) return;
+  const char *core = md_blas_better_core();
+  if (!core || setenv("OPENBLAS_CORETYPE", core, 1) != 0) return;
+  execv("/proc/self/exe", argv);
+  unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv) {
+  select_blas_kernels(argv);
   if (argc < 2) {
     usage(stderr);
     return 2;

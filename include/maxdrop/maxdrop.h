@@ -13,6 +13,7 @@
 #include "maxdrop/atomic_file.h"
 #include "maxdrop/augment.h"
 #include "maxdrop/batchnorm.h"
+#include "maxdrop/blas.h"
 #include "maxdrop/checkpoint.h"
 #include "maxdrop/cifar.h"
 #include "maxdrop/cifar_fetch.h"

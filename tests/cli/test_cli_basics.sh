@@ -30,7 +30,7 @@ run 2
 grep -qi 'usage' "$tmp/err" || fail "maxdrop without a command does not print usage on stderr"
 
 run 0 version
-grep -Eq '^maxdrop [0-9]+\.[0-9]+\.[0-9]+$' "$tmp/out" || fail "maxdrop version printed '$(cat "$tmp/out")'"
+head -n1 "$tmp/out" | grep -Eq '^maxdrop [0-9]+\.[0-9]+\.[0-9]+$' || fail "maxdrop version printed '$(cat "$tmp/out")'"
 version_line=$(cat "$tmp/out")
 run 0 --version
 [ "$(cat "$tmp/out")" = "$version_line" ] || fail "--version differs from 'version'"
