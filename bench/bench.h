@@ -30,4 +30,23 @@ typedef struct md_bench_train_opts {
  * JSON object. */
 int md_bench_train_step(const md_bench_train_opts *o, FILE *out);
 
+/* Options of `maxdrop bench loader`. */
+typedef struct md_bench_loader_opts {
+  const char *data; /* --data, or NULL for the search order */
+  int batch;        /* batch size */
+  int epochs;       /* timed epochs per mode; medians reported */
+  int limit;        /* first N training images (0 = all) */
+  int cutout;       /* 1: Cutout (1 hole of 16) in the training pipeline */
+  int erasing;      /* 1: RandomErasing in the training pipeline */
+} md_bench_loader_opts;
+
+/* Images per second of the data pipeline alone (CIFAR-10 training set,
+ * uint8 -> augmented, normalised float batches), without prefetching, in
+ * training and in evaluation mode: one JSON object per mode. */
+int md_bench_loader(const md_bench_loader_opts *o, FILE *out);
+
+/* Monotonic clock in seconds; the median of v[0..n) (v is not changed). */
+double md_bench_now_s(void);
+double md_bench_median(const double *v, int n);
+
 #endif

@@ -23,22 +23,6 @@
 #include "maxdrop/maxdropout.h"
 #include "maxdrop/rng.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Fills x with reproducible post-ReLU-like data: ~half zeros, the rest
  * uniform in (0, 4). Parallel, counter-based, so first-touch spreads pages. */
 static void fill(float *x, int64_t n, uint64_t stream) {
@@ -118,13 +102,13 @@ int md_bench_maxdropout(const md_bench_opts *o, FILE *out) {
   fill((float *)src, (int64_t)(copy_bytes / 4), 1);
   parallel_copy(dst, src, copy_bytes); /* warm-up, touches dst */
   for (int r = 0; r < reps; ++r) {
-    const double t0 = now_s();
+    const double t0 = md_bench_now_s();
     parallel_copy(dst, src, copy_bytes);
-    t[r] = now_s() - t0;
+    t[r] = md_bench_now_s() - t0;
   }
   free(src);
   free(dst);
-  const double copy_med = median(t, reps);
+  const double copy_med = md_bench_median(t, reps);
   const double copy_gbs = 2.0 * (double)copy_bytes / copy_med * 1e-9;
   const int64_t copy_shape[1] = {(int64_t)copy_bytes};
   print_line(out, "memcpy", copy_shape, 1, threads, reps, 64, copy_med, 2.0 * (double)copy_bytes,
@@ -155,20 +139,20 @@ int md_bench_maxdropout(const md_bench_opts *o, FILE *out) {
       /* copies x -> y and dy -> dx: the bandwidth available to a working
        * set of the same four tensors, which may sit partly in cache */
       for (int r = -1; r < reps; ++r) {
-        const double t0 = now_s();
+        const double t0 = md_bench_now_s();
         parallel_copy((char *)y, (const char *)x, (size_t)n * sizeof *x);
         parallel_copy((char *)dx, (const char *)dy, (size_t)n * sizeof *x);
-        if (r >= 0) t[r] = now_s() - t0;
+        if (r >= 0) t[r] = md_bench_now_s() - t0;
       }
-      same_med = median(t, reps);
+      same_med = md_bench_median(t, reps);
       print_line(out, "memcpy_same_size", shape, 4, threads, reps, align, same_med,
                  16.0 * (double)n, copy_gbs, 0.0);
       for (int r = -1; r < reps && rc == 0; ++r) {
-        const double t0 = now_s();
+        const double t0 = md_bench_now_s();
         st = md_maxdrop_forward(&m, sh, x, y, 1);
-        const double t1 = now_s();
+        const double t1 = md_bench_now_s();
         if (st == MD_OK) st = md_maxdrop_backward(&m, dy, dx);
-        const double t2 = now_s();
+        const double t2 = md_bench_now_s();
         if (st != MD_OK) rc = md_cli_status_error("bench", "maxdropout", st, NULL);
         if (r >= 0) {
           tf[r] = t1 - t0;
@@ -181,12 +165,12 @@ int md_bench_maxdropout(const md_bench_opts *o, FILE *out) {
       const double nd = (double)n, bits = nd / 8.0;
       const double fwd_bytes = 12.0 * nd + bits, bwd_bytes = 8.0 * nd + bits;
       const double same_gbs = 16.0 * nd / same_med * 1e-9;
-      print_line(out, "maxdropout_fwd_bwd", shape, 4, threads, reps, align, median(t, reps),
-                 fwd_bytes + bwd_bytes, copy_gbs, same_gbs);
-      print_line(out, "maxdropout_fwd", shape, 4, threads, reps, align, median(tf, reps), fwd_bytes,
-                 copy_gbs, same_gbs);
-      print_line(out, "maxdropout_bwd", shape, 4, threads, reps, align, median(tb, reps), bwd_bytes,
-                 copy_gbs, same_gbs);
+      print_line(out, "maxdropout_fwd_bwd", shape, 4, threads, reps, align,
+                 md_bench_median(t, reps), fwd_bytes + bwd_bytes, copy_gbs, same_gbs);
+      print_line(out, "maxdropout_fwd", shape, 4, threads, reps, align,
+                 md_bench_median(tf, reps), fwd_bytes, copy_gbs, same_gbs);
+      print_line(out, "maxdropout_bwd", shape, 4, threads, reps, align,
+                 md_bench_median(tb, reps), bwd_bytes, copy_gbs, same_gbs);
     }
     md_maxdrop_free(&m);
     free(bx);

@@ -26,27 +26,6 @@
 #include "maxdrop/rng.h"
 #include "maxdrop/sgd.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(const double *v, int n) {
-  double *c = malloc((size_t)n * sizeof *c);
-  if (!c) return v[0];
-  memcpy(c, v, (size_t)n * sizeof *c);
-  qsort(c, (size_t)n, sizeof *c, cmp_double);
-  const double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-  free(c);
-  return m;
-}
-
 /* Resident memory now (VmRSS), in MiB; -1 when unknown. */
 static double rss_now_mb(void) {
   FILE *f = fopen("/proc/self/status", "r");
@@ -100,15 +79,15 @@ int md_bench_train_step(const md_bench_train_opts *o, FILE *out) {
   }
   double loss = 0.0;
   for (int s = -1; s < o->steps; ++s) { /* s = -1: warm-up */
-    const double t0 = now_s();
+    const double t0 = md_bench_now_s();
     md_model_zero_grad(m);
     st = md_model_forward(m, o->batch, x, 1);
     if (st == MD_OK) st = md_model_loss(m, labels, &loss, NULL);
-    const double t1 = now_s();
+    const double t1 = md_bench_now_s();
     if (st == MD_OK) st = md_model_backward(m);
-    const double t2 = now_s();
+    const double t2 = md_bench_now_s();
     if (st == MD_OK) st = md_model_sgd_step(m, &opt, 0.1);
-    const double t3 = now_s();
+    const double t3 = md_bench_now_s();
     if (st != MD_OK) {
       rc = md_cli_status_error("bench", "training step", st, NULL);
       goto done;
@@ -120,15 +99,15 @@ int md_bench_train_step(const md_bench_train_opts *o, FILE *out) {
     }
   }
   for (int s = -1; s < o->steps; ++s) {
-    const double t0 = now_s();
+    const double t0 = md_bench_now_s();
     st = md_model_eval_batch(m, o->batch, x, labels, NULL, NULL);
     if (st != MD_OK) {
       rc = md_cli_status_error("bench", "evaluation forward", st, NULL);
       goto done;
     }
-    if (s >= 0) t_eval[s] = now_s() - t0;
+    if (s >= 0) t_eval[s] = md_bench_now_s() - t0;
   }
-  const double step = median(t_step, o->steps), ev = median(t_eval, o->steps);
+  const double step = md_bench_median(t_step, o->steps), ev = md_bench_median(t_eval, o->steps);
   const md_model_config *c = &o->cfg;
   fprintf(out, "{\"name\":\"train_step\",\"impl\":\"maxdrop\",\"model\":\"%s\",",
           c->arch == MD_ARCH_RESNET18 ? "resnet18" : "wrn");
@@ -145,8 +124,9 @@ int md_bench_train_step(const md_bench_train_opts *o, FILE *out) {
           "\"blas_core\":\"%s\",\"last_loss\":%.6f}\n",
           c->reg == MD_REG_MAXDROPOUT ? "maxdropout" : c->reg == MD_REG_DROPOUT ? "dropout" : "none",
           c->num_classes, o->batch, omp_get_max_threads(), o->steps,
-          (long long)md_model_param_count(m), step, median(t_fwd, o->steps),
-          median(t_bwd, o->steps), ev, o->batch / step, o->batch / ev, peak_rss_mb(), baseline,
+          (long long)md_model_param_count(m), step, md_bench_median(t_fwd, o->steps),
+          md_bench_median(t_bwd, o->steps), ev, o->batch / step, o->batch / ev, peak_rss_mb(),
+          baseline,
           (double)md_model_total_bytes(m) / (1 << 20), (double)md_model_arena_bytes(m) / (1 << 20),
           md_blas_core(), loss);
   fflush(out);

@@ -1,4 +1,4 @@
-/* maxdrop bench maxdropout|train-step [options] */
+/* maxdrop bench maxdropout|train-step|loader [options] */
 #include <string.h>
 
 #include <omp.h>
@@ -52,7 +52,26 @@ static const char usage_text[] =
     "  --threads N  OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
     "  --steps S    timed steps (default 5)\n"
     "  --reg R      regularizer: none (default), maxdropout, dropout\n"
-    "  --rate R     its rate (default 0.3)\n";
+    "  --rate R     its rate (default 0.3)\n"
+    "\n"
+    "usage: maxdrop bench loader [--data DIR] [--batch B] [--epochs E] [--limit N]\n"
+    "                            [--cutout] [--random-erasing]\n"
+    "\n"
+    "The data pipeline alone: the CIFAR-10 training set (found as 'maxdrop\n"
+    "train' finds it) turned into normalised float batches, without\n"
+    "prefetching (one thread), in training mode (shuffle, pad-4 crop, flip,\n"
+    "optionally Cutout and RandomErasing) and in evaluation mode. Prints one\n"
+    "JSON object per mode: the median epoch time after a warm-up epoch, images\n"
+    "per second and milliseconds per batch. tools/bench_loader_torch.py prints\n"
+    "torchvision's figures for the same work.\n"
+    "\n"
+    "options:\n"
+    "  --data DIR        folder holding cifar-10-batches-bin/ (default: search)\n"
+    "  --batch B         batch size (default 128)\n"
+    "  --epochs E        timed epochs per mode (default 3)\n"
+    "  --limit N         only the first N training images (default: all)\n"
+    "  --cutout          Cutout, one 16x16 hole, in training mode\n"
+    "  --random-erasing  RandomErasing (its defaults) in training mode\n";
 
 static int bench_train_step(int argc, char **argv) {
   md_bench_train_opts o;
@@ -124,13 +143,55 @@ static int bench_train_step(int argc, char **argv) {
   return md_bench_train_step(&o, stdout);
 }
 
+static int bench_loader(int argc, char **argv) {
+  md_bench_loader_opts o = {NULL, 128, 3, 0, 0, 0};
+  for (int i = 2; i < argc; ++i) {
+    char name[64];
+    const char *v;
+    const char *a = md_cli_split_flag(argv[i], name, sizeof name, &v);
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+      fputs(usage_text, stdout);
+      return 0;
+    }
+    int *flag = !strcmp(a, "--cutout")           ? &o.cutout
+                : !strcmp(a, "--random-erasing") ? &o.erasing
+                                                 : NULL;
+    if (flag) {
+      if (v) return md_cli_usage_error("bench", "%s takes no value", a);
+      *flag = 1;
+      continue;
+    }
+    if (strcmp(a, "--data") && strcmp(a, "--batch") && strcmp(a, "--epochs") &&
+        strcmp(a, "--limit"))
+      return md_cli_usage_error("bench", "unknown option '%s'", a);
+    if (!v) {
+      if (i + 1 >= argc) return md_cli_usage_error("bench", "%s needs a value", a);
+      v = argv[++i];
+    }
+    if (!strcmp(a, "--data")) {
+      o.data = v;
+      continue;
+    }
+    long x;
+    const long lo = !strcmp(a, "--limit") ? 0 : 1;
+    const long hi = !strcmp(a, "--batch") ? 4096 : !strcmp(a, "--epochs") ? 1000 : 1000000000L;
+    if (md_cli_parse_long(v, &x) != 0 || x < lo || x > hi)
+      return md_cli_usage_error("bench", "%s wants an integer from %ld to %ld, not '%s'", a, lo,
+                                hi, v);
+    *(!strcmp(a, "--batch") ? &o.batch : !strcmp(a, "--epochs") ? &o.epochs : &o.limit) = (int)x;
+  }
+  return md_bench_loader(&o, stdout);
+}
+
 int md_cmd_bench(int argc, char **argv) {
-  if (argc < 2) return md_cli_usage_error("bench", "which benchmark? (maxdropout, train-step)");
+  if (argc < 2)
+    return md_cli_usage_error("bench", "which benchmark? (maxdropout, train-step, loader)");
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     fputs(usage_text, stdout);
     return 0;
   }
   if (!strcmp(argv[1], "train-step")) return bench_train_step(argc, argv);
+  if (!strcmp(argv[1], "loader")) return bench_loader(argc, argv);
   if (strcmp(argv[1], "maxdropout") != 0)
     return md_cli_usage_error("bench", "unknown benchmark '%s'", argv[1]);
   long threads = 0, reps = 20, batch = 128;
