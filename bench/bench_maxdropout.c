@@ -64,11 +64,11 @@ static void print_line(FILE *out, const char *name, const int64_t *shape, int nd
   const double gbs = bytes / med * 1e-9;
   fprintf(out, "{\"name\":\"%s\",\"shape\":[", name);
   for (int i = 0; i < ndim; ++i) fprintf(out, "%s%lld", i ? "," : "", (long long)shape[i]);
-  fprintf(out, "],\"threads\":%d,\"reps\":%d,\"align\":%d,\"median_s\":%.6e,\"gb_s\":%.3f,"
+  fprintf(out, "],\"threads\":%d,\"reps\":%d,\"align\":%d,\"median_s\":%.6e,\"gb_s\":%.4g,"
           "\"bytes\":%.0f", threads, reps, align, med, gbs, bytes);
-  if (copy_gbs > 0.0) fprintf(out, ",\"fraction_of_copy_bw\":%.3f", gbs / copy_gbs);
+  if (copy_gbs > 0.0) fprintf(out, ",\"fraction_of_copy_bw\":%.4g", gbs / copy_gbs);
   if (same_size_copy_gbs > 0.0)
-    fprintf(out, ",\"fraction_of_same_size_copy_bw\":%.3f", gbs / same_size_copy_gbs);
+    fprintf(out, ",\"fraction_of_same_size_copy_bw\":%.4g", gbs / same_size_copy_gbs);
   fputs("}\n", out);
   fflush(out);
 }
