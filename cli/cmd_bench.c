@@ -86,6 +86,12 @@ static int bench_train_step(int argc, char **argv) {
       fputs(usage_text, stdout);
       return 0;
     }
+    static const char *const known[] = {"--model", "--reg",     "--rate",    "--width",
+                                        "--depth", "--widen",   "--classes", "--batch",
+                                        "--threads", "--steps"};
+    int is_known = 0;
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k) is_known |= !strcmp(a, known[k]);
+    if (!is_known) return md_cli_usage_error("bench", "unknown option '%s'", a);
     if (!v) {
       if (i + 1 >= argc) return md_cli_usage_error("bench", "%s needs a value", a);
       v = argv[++i];
@@ -126,7 +132,7 @@ static int bench_train_step(int argc, char **argv) {
                                           : NULL;
     if (!dst) return md_cli_usage_error("bench", "unknown option '%s'", a);
     if (md_cli_parse_long(v, dst) != 0 || *dst < 1 || *dst > 1000000)
-      return md_cli_usage_error("bench", "%s wants a positive integer, not '%s'", a, v);
+      return md_cli_usage_error("bench", "%s wants an integer from 1 to 1000000, not '%s'", a, v);
   }
   o.cfg.width = (int)width;
   o.cfg.depth = (int)depth;

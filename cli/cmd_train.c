@@ -1,3 +1,4 @@
+#define _XOPEN_SOURCE 700 /* realpath */
 /* maxdrop train: trains a network on CIFAR-10/100 or an image folder with the paper's protocol
  * (or a preset), writing a run folder; stops cleanly on SIGINT/SIGTERM and
  * resumes exactly with --resume. */
@@ -70,8 +71,12 @@ static void install_signals(struct sigaction *old_int, struct sigaction *old_ter
   /* A second signal ends the process at once (files are written atomically,
    * so the previous checkpoint survives). */
   sa.sa_flags = SA_RESETHAND;
-  sigaction(SIGINT, &sa, old_int);
-  sigaction(SIGTERM, &sa, old_term);
+  /* A signal ignored on entry (a shell's background job ignores SIGINT)
+   * stays ignored. */
+  sigaction(SIGINT, NULL, old_int);
+  sigaction(SIGTERM, NULL, old_term);
+  if (old_int->sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
+  if (old_term->sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
 }
 
 static void restore_signals(const struct sigaction *old_int, const struct sigaction *old_term) {
@@ -96,6 +101,15 @@ static int mkdir_p(const char *path) {
   struct stat sb;
   if (stat(buf, &sb) != 0) return errno;
   return S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+}
+
+/* Replaces a relative path in buf (capacity cap) by its absolute form; leaves
+ * "" , absolute paths and paths that cannot be resolved as they are. */
+static void absolute_path(char *buf, size_t cap) {
+  if (!buf[0] || buf[0] == '/') return;
+  char *abs = realpath(buf, NULL);
+  if (abs && strlen(abs) < cap) snprintf(buf, cap, "%s", abs);
+  free(abs);
 }
 
 static int file_exists(const char *dir, const char *name) {
@@ -322,6 +336,9 @@ int md_cmd_train(int argc, char **argv) {
     }
   }
   rc = 1;
+  /* The run records absolute data paths: eval and --resume may run elsewhere. */
+  absolute_path(o.data, sizeof o.data);
+  absolute_path(root, sizeof root);
 
   /* Run folder and config.json. */
   if (!resume) {
@@ -345,7 +362,8 @@ int md_cmd_train(int argc, char **argv) {
     md_cli_error(CMD, "out of memory");
     goto done;
   }
-  if (write_text(run_dir, "config.json", config_text)) goto done;
+  /* A resumed run's config.json is rewritten only once the resume is accepted. */
+  if (!resume && write_text(run_dir, "config.json", config_text)) goto done;
 
   /* Model and trainer. */
   const md_model_config mc = md_opts_model_config(&o);
@@ -376,6 +394,7 @@ int md_cmd_train(int argc, char **argv) {
       fprintf(stderr, "maxdrop train: %s has no checkpoint yet; starting its first epoch\n",
               run_dir);
     }
+    if (write_text(run_dir, "config.json", config_text)) goto done;
   }
 
   char desc[256], data_desc[128];

@@ -111,6 +111,8 @@ int md_cmd_visualize(int argc, char **argv) {
   if (!*out_path) return md_cli_usage_error(CMD, "--out needs a file name");
   const int out_rc = md_cli_check_output(CMD, "--out", out_path);
   if (out_rc) return out_rc;
+  if (image_path && md_cli_same_file(image_path, out_path))
+    return md_cli_usage_error(CMD, "--out %s is the source image; choose another file", out_path);
 
   /* The source image, height x width x channels. */
   md_errbuf eb;

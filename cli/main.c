@@ -1,5 +1,6 @@
 /* maxdrop: the command-line front end. Dispatches to one md_cmd_<name> per
  * subcommand (cli/cmd_<name>.c). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,13 +50,37 @@ static void select_blas_kernels(char **argv) {
   unsetenv("OPENBLAS_CORETYPE");
 }
 
-int main(int argc, char **argv) {
-  select_blas_kernels(argv);
+/* Output that could not be written (a full disk, a closed pipe) fails the
+ * command: exit status 1 and a message, never a silent success. */
+static int finish(int rc) {
+  errno = 0;
+  if (fflush(stdout) != 0 || ferror(stdout)) {
+    fprintf(stderr, "maxdrop: cannot write the output: %s\n",
+            errno ? strerror(errno) : "write error");
+    return rc ? rc : 1;
+  }
+  return rc;
+}
+
+static int dispatch(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
     return 2;
   }
-  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+  if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  if (!strcmp(argv[1], "help")) {
+    if (argc > 2) { /* maxdrop help train = maxdrop train --help */
+      char help[] = "--help";
+      char *args[] = {argv[2], help, NULL};
+      for (int i = 0; i < n_commands; ++i)
+        if (!strcmp(argv[2], commands[i].name)) return commands[i].run(2, args);
+      fprintf(stderr, "maxdrop: unknown command '%s'\n\n", argv[2]);
+      usage(stderr);
+      return 2;
+    }
     usage(stdout);
     return 0;
   }
@@ -65,4 +90,9 @@ int main(int argc, char **argv) {
   fprintf(stderr, "maxdrop: unknown command '%s'\n\n", argv[1]);
   usage(stderr);
   return 2;
+}
+
+int main(int argc, char **argv) {
+  select_blas_kernels(argv);
+  return finish(dispatch(argc, argv));
 }

@@ -31,6 +31,15 @@
  * offset. All standard safetensors dtypes can be listed; loading into a table
  * needs exactly the table's dtype.
  *
+ * Checksums: maxdrop adds to the metadata the entry MD_ST_DIGEST_KEY, a
+ * JSON object giving for every tensor the first 16 hex digits of the SHA-256
+ * of its bytes (other readers ignore it). When a file has it, each tensor is
+ * checked as it is read, and a damaged one is MD_ERR_FORMAT naming the tensor
+ * and its file bytes; md_safetensors_load checks every tensor before writing
+ * any destination. The entry is not listed among the metadata on reading,
+ * and callers cannot write that key themselves. A file without it (written
+ * by other tools) is read unchecked.
+ *
  * Only little-endian hosts are supported (MD_ERR_UNSUPPORTED elsewhere). */
 #ifndef MAXDROP_SAFETENSORS_H
 #define MAXDROP_SAFETENSORS_H
@@ -52,6 +61,8 @@ enum {
 };
 
 /* Element types: the dtype strings of the safetensors format. */
+#define MD_ST_DIGEST_KEY "maxdrop.sha256"
+
 typedef enum md_st_dtype {
   MD_ST_F32 = 0, /* "F32" */
   MD_ST_I64,     /* "I64" */

@@ -12,6 +12,20 @@
 
 #include "core/errbuf.h"
 #include "maxdrop/atomic_file.h"
+#include "maxdrop/digest.h"
+
+/* Every tensor's checksum: the first MD_ST_DIGEST_HEX hex digits of the
+ * SHA-256 of its bytes, as a JSON object {name: digits} in this metadata
+ * entry (written by maxdrop, checked on reading, hidden from the metadata
+ * list; files without it are read unchecked). */
+#define MD_ST_DIGEST_HEX 16
+
+static void tensor_digest(const void *data, size_t bytes, char out[MD_ST_DIGEST_HEX + 1]) {
+  char hex[MD_SHA256_HEX_LEN + 1];
+  md_sha256_hex(data, bytes, hex);
+  memcpy(out, hex, MD_ST_DIGEST_HEX);
+  out[MD_ST_DIGEST_HEX] = '\0';
+}
 
 /* ------------------------------------------------------------------------- */
 /* dtypes                                                                    */
@@ -174,6 +188,9 @@ static md_status check_meta(const char *path, const md_st_meta *m, size_t n, md_
     if (!m[i].key || !m[i].value)
       return md_fail(eb, MD_ERR_INVALID_ARGUMENT, "%s: metadata entry %zu has a NULL %s", path, i,
                      m[i].key ? "value" : "key");
+    if (!strcmp(m[i].key, MD_ST_DIGEST_KEY))
+      return md_fail(eb, MD_ERR_INVALID_ARGUMENT, "%s: metadata key '%s' is reserved", path,
+                     MD_ST_DIGEST_KEY);
     for (size_t j = 0; j < i; ++j)
       if (!strcmp(m[i].key, m[j].key))
         return md_fail(eb, MD_ERR_INVALID_ARGUMENT, "%s: metadata key '%s' appears twice", path,
@@ -206,14 +223,21 @@ static int add_int_array(cJSON *obj, const char *key, const int64_t *v, int n) {
 static char *build_header(const md_st_tensor *t, size_t n, const int64_t *begin,
                           const md_st_meta *meta, size_t n_meta) {
   cJSON *root = cJSON_CreateObject();
-  if (!root) return NULL;
-  int ok = 1;
-  if (n_meta > 0) {
-    cJSON *m = cJSON_AddObjectToObject(root, "__metadata__");
-    ok = m != NULL;
-    for (size_t i = 0; ok && i < n_meta; ++i)
-      ok = cJSON_AddStringToObject(m, meta[i].key, meta[i].value) != NULL;
+  cJSON *sums = cJSON_CreateObject();
+  int ok = root && sums;
+  for (size_t i = 0; ok && i < n; ++i) {
+    char d[MD_ST_DIGEST_HEX + 1];
+    tensor_digest(t[i].data, (size_t)shape_bytes(t[i].dtype, t[i].ndim, t[i].shape), d);
+    ok = cJSON_AddStringToObject(sums, t[i].name, d) != NULL;
   }
+  char *sums_text = ok ? cJSON_PrintUnformatted(sums) : NULL;
+  cJSON_Delete(sums);
+  cJSON *m = ok && sums_text ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
+  ok = m != NULL;
+  for (size_t i = 0; ok && i < n_meta; ++i)
+    ok = cJSON_AddStringToObject(m, meta[i].key, meta[i].value) != NULL;
+  if (ok) ok = cJSON_AddStringToObject(m, MD_ST_DIGEST_KEY, sums_text) != NULL;
+  cJSON_free(sums_text);
   for (size_t i = 0; ok && i < n; ++i) {
     cJSON *e = cJSON_AddObjectToObject(root, t[i].name);
     const int64_t bytes = shape_bytes(t[i].dtype, t[i].ndim, t[i].shape);
@@ -310,6 +334,7 @@ typedef struct st_entry {
   int ndim;
   int64_t shape[MD_ST_MAX_DIMS];
   int64_t begin, end; /* in the data section */
+  char digest[MD_ST_DIGEST_HEX + 1]; /* "" when the file has no checksums */
 } st_entry;
 
 struct md_safetensors {
@@ -321,7 +346,8 @@ struct md_safetensors {
   st_entry *t;
   name_ref *by_name; /* n entries, sorted by name */
   size_t n_meta;
-  md_st_meta *meta; /* owned strings */
+  md_st_meta *meta;  /* owned strings */
+  char *digests;     /* the MD_ST_DIGEST_KEY entry's text, or NULL */
 };
 
 void md_safetensors_close(md_safetensors *st) {
@@ -335,6 +361,7 @@ void md_safetensors_close(md_safetensors *st) {
   free(st->t);
   free(st->by_name);
   free(st->meta);
+  free(st->digests);
   free(st->path);
   free(st);
 }
@@ -437,6 +464,14 @@ static md_status parse_metadata(md_safetensors *st, const cJSON *m, md_errbuf *e
   for (const cJSON *c = m->child; c; c = c->next) {
     if (!cJSON_IsString(c))
       return md_fail(eb, MD_ERR_FORMAT, "%s: metadata '%s' is not a string", st->path, c->string);
+    if (!strcmp(c->string, MD_ST_DIGEST_KEY)) {
+      if (st->digests)
+        return md_fail(eb, MD_ERR_FORMAT, "%s: metadata key '%s' appears twice", st->path,
+                       MD_ST_DIGEST_KEY);
+      if (!(st->digests = dup_str(c->valuestring)))
+        return md_fail(eb, MD_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
+      continue;
+    }
     md_st_meta *e = &st->meta[st->n_meta];
     e->key = dup_str(c->string);
     e->value = e->key ? dup_str(c->valuestring) : NULL;
@@ -506,6 +541,32 @@ static md_status check_coverage(md_safetensors *st, md_errbuf *eb) {
   return rc;
 }
 
+/* The checksum of every tensor, from the MD_ST_DIGEST_KEY metadata entry. */
+static md_status parse_digests(md_safetensors *st, md_errbuf *eb) {
+  cJSON *d = cJSON_Parse(st->digests);
+  md_status rc = MD_OK;
+  if (!cJSON_IsObject(d))
+    rc = md_fail(eb, MD_ERR_FORMAT, "%s: metadata '%s' is not a JSON object", st->path,
+                 MD_ST_DIGEST_KEY);
+  for (const cJSON *c = d ? d->child : NULL; c && rc == MD_OK; c = c->next) {
+    const long i = find_sorted(st->by_name, st->n, c->string);
+    const char *v = cJSON_IsString(c) ? c->valuestring : NULL;
+    if (i < 0)
+      rc = md_fail(eb, MD_ERR_FORMAT, "%s: a checksum names tensor '%s', which the file lacks",
+                   st->path, c->string);
+    else if (!v || strlen(v) != MD_ST_DIGEST_HEX || strspn(v, "0123456789abcdef") != MD_ST_DIGEST_HEX)
+      rc = md_fail(eb, MD_ERR_FORMAT, "%s: the checksum of tensor '%s' is malformed", st->path,
+                   c->string);
+    else
+      memcpy(st->t[i].digest, v, MD_ST_DIGEST_HEX + 1);
+  }
+  for (size_t i = 0; i < st->n && rc == MD_OK; ++i)
+    if (!st->t[i].digest[0])
+      rc = md_fail(eb, MD_ERR_FORMAT, "%s: tensor '%s' has no checksum", st->path, st->t[i].name);
+  cJSON_Delete(d);
+  return rc;
+}
+
 static md_status parse_header(md_safetensors *st, const char *hdr, size_t hlen,
                               md_errbuf *eb) {
   const char *path = st->path;
@@ -570,7 +631,9 @@ static md_status parse_header(md_safetensors *st, const char *hdr, size_t hlen,
   if (dup != (size_t)-1)
     return md_fail(eb, MD_ERR_FORMAT, "%s: tensor '%s' appears twice in the header", path,
                    st->t[dup].name);
-  return check_coverage(st, eb);
+  rc = check_coverage(st, eb);
+  if (rc == MD_OK && st->digests) rc = parse_digests(st, eb);
+  return rc;
 }
 
 md_status md_safetensors_open(const char *path, md_safetensors **out, md_errbuf *eb) {
@@ -689,6 +752,14 @@ md_status md_safetensors_read(md_safetensors *st, size_t i, void *dst, size_t ds
     return md_fail(eb, MD_ERR_IO, "%s: tensor '%s': the file ended or failed at byte %lld "
                    "(expected %lld bytes from byte %lld)", st->path, t->name,
                    (long long)(at + (int64_t)got), (long long)bytes, (long long)at);
+  if (t->digest[0]) {
+    char d[MD_ST_DIGEST_HEX + 1];
+    tensor_digest(dst, (size_t)bytes, d);
+    if (strcmp(d, t->digest))
+      return md_fail(eb, MD_ERR_FORMAT, "%s: tensor '%s' (file bytes %lld to %lld) does not "
+                     "match the checksum written with it: the file is damaged", st->path,
+                     t->name, (long long)at, (long long)(at + bytes - 1));
+  }
   return MD_OK;
 }
 
@@ -753,6 +824,22 @@ md_status md_safetensors_load(md_safetensors *st, const md_st_tensor *table, siz
     if (n_unexpected)
       rc = md_fail(eb, MD_ERR_FORMAT, "%s: unexpected tensor '%s'%s", st->path, st->t[first].name,
                    n_unexpected > 1 ? " and others" : "");
+  }
+  /* With checksums, every tensor is checked before any destination changes. */
+  if (rc == MD_OK && st->digests) {
+    int64_t largest = 0;
+    for (size_t i = 0; i < n; ++i)
+      if (src[i] >= 0 && st->t[src[i]].end - st->t[src[i]].begin > largest)
+        largest = st->t[src[i]].end - st->t[src[i]].begin;
+    void *scratch = largest > 0 ? malloc((size_t)largest) : NULL;
+    if (largest > 0 && !scratch)
+      rc = md_fail(eb, MD_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
+    for (size_t i = 0; i < n && rc == MD_OK; ++i) {
+      if (src[i] < 0) continue;
+      const st_entry *f = &st->t[src[i]];
+      rc = md_safetensors_read(st, (size_t)src[i], scratch, (size_t)(f->end - f->begin), eb);
+    }
+    free(scratch);
   }
   for (size_t i = 0; i < n && rc == MD_OK; ++i) {
     if (src[i] < 0) continue;

@@ -453,10 +453,16 @@ md_status md_trainer_resume(md_trainer *t, const char *path, md_errbuf *eb) {
                       seen < 0 || correct > seen))
     st = md_fail(eb, MD_ERR_FORMAT, "%s: inconsistent position (epoch %lld, step %lld)", path,
                  (long long)epoch, (long long)step);
-  if (st == MD_OK && (epoch > t->cfg.epochs || (epoch == t->cfg.epochs && step > 0)))
+  if (st == MD_OK && epoch > t->cfg.epochs)
     st = md_fail(eb, MD_ERR_INVALID_ARGUMENT,
                  "%s has already completed %lld epochs, more than the %d of this run", path,
                  (long long)epoch, t->cfg.epochs);
+  else if (st == MD_OK && epoch == t->cfg.epochs && step > 0)
+    st = md_fail(eb, MD_ERR_INVALID_ARGUMENT,
+                 "%s stopped inside epoch %lld (after %lld of its %lld steps), beyond the %d "
+                 "epochs of this run; give at least --epochs %lld",
+                 path, (long long)epoch + 1, (long long)step, (long long)steps, t->cfg.epochs,
+                 (long long)epoch + 1);
   if (st == MD_OK) {
     const char *h = md_safetensors_meta_get(f, MD_TRAIN_KEY_HISTORY);
     if (!h) st = md_fail(eb, MD_ERR_FORMAT, "%s: no '%s' in the metadata", path, MD_TRAIN_KEY_HISTORY);

@@ -23,6 +23,11 @@ expect_usage bench maxdropout --reps 0
 expect_usage bench maxdropout --threads abc
 expect_usage bench maxdropout --batch -3
 expect_usage bench maxdropout --frobnicate 1
+# an unknown option is named as such, even as the last argument
+set +e
+msg=$("$bin" bench train-step --frobnicate 2>&1 >/dev/null)
+set -e
+echo "$msg" | grep -q "unknown option '--frobnicate'" || fail "bench train-step --frobnicate: $msg"
 expect_usage bench maxdropout --reps=0
 expect_usage bench maxdropout --unaligned=1
 # libgomp crashes (stack overflow) on a team of 100000 threads: capped as in apply

@@ -55,4 +55,15 @@ for c in "${commands[@]}"; do
   grep -q -- '--no-such-flag' "$tmp/err" || fail "maxdrop $c --no-such-flag: no message naming the flag"
   [ ! -s "$tmp/out" ] || fail "maxdrop $c --no-such-flag wrote to stdout"
 done
+# 'maxdrop help CMD' is 'maxdrop CMD --help'.
+run 0 help train
+grep -qi '^usage: maxdrop train' "$tmp/out" || fail "maxdrop help train: $(head -n 2 "$tmp/out")"
+run 2 help no-such-command
+# Output that cannot be written is a failure with a message, not a silent success.
+if [ -w /dev/full ]; then
+  rc=0
+  "$MAXDROP_BIN" version >/dev/full 2>"$tmp/err" || rc=$?
+  [ "$rc" -eq 1 ] || fail "maxdrop version >/dev/full exited $rc, want 1"
+  grep -q "cannot write the output" "$tmp/err" || fail "no message for a failed write: $(cat "$tmp/err")"
+fi
 echo "PASS: help, version and usage errors of ${#commands[@]} commands: ${commands[*]}"

@@ -50,8 +50,25 @@ set +e
 "$B" train --resume "$tmp/e" --learning-rate 0.1 2>"$tmp/x.log"; rc=$?
 set -e
 [ $rc -eq 2 ] && grep -q "only --epochs, --threads and --data" "$tmp/x.log" || fail "changed setting accepted: $(cat "$tmp/x.log")"
+cp "$tmp/e/config.json" "$tmp/config.before"
 set +e
 "$B" train --resume "$tmp/e" --epochs 1 2>"$tmp/x.log"; rc=$?
 set -e
 [ $rc -eq 1 ] && grep -q "already completed 2 epochs" "$tmp/x.log" || fail "fewer epochs accepted: $(cat "$tmp/x.log")"
+# A refused resume leaves config.json as it was, so a plain resume still works.
+cmp -s "$tmp/config.before" "$tmp/e/config.json" || fail "a refused resume rewrote config.json"
+# The recorded data folder is absolute (eval and resume may run elsewhere).
+"$PY" -c "import json,sys; d=json.load(open(sys.argv[1]))['data']; assert d.startswith('/'), d" \
+  "$tmp/e/config.json" || fail "config.json records a relative data folder"
+
+# A run stopped inside epoch 2 cannot be resumed with --epochs 1; the message
+# says where it stopped and what to give, and config.json stays as it was.
+set +e
+"$B" train "${TINY[@]}" --epochs 2 --out "$tmp/m" --stop-at 9 2>/dev/null
+cp "$tmp/m/config.json" "$tmp/config.before"
+"$B" train --resume "$tmp/m" --epochs 1 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "stopped inside epoch 2 (after 3 of its 6 steps)" "$tmp/x.log" &&
+  grep -q -- "--epochs 2" "$tmp/x.log" || fail "resume inside the last epoch: $(cat "$tmp/x.log")"
+cmp -s "$tmp/config.before" "$tmp/m/config.json" || fail "a refused resume rewrote config.json"
 echo "PASS: resumed runs are bit-identical to the straight run"

@@ -76,6 +76,11 @@ PYEOF
 run 0 "$MAXDROP_BIN" visualize --image src.png --scale 3 --out p.png
 has out "src.png (48 x 40, colour)"
 "$PY" "$CHECK" p.png --image src.png --scale 3 --rate 0.5 || fail "PNG source figure does not check out"
+# The figure never replaces its own source image.
+cp src.png keep.png
+run 2 "$MAXDROP_BIN" visualize --image src.png --out ./src.png
+has err "is the source image"
+cmp -s src.png keep.png || fail "visualize overwrote its source image"
 run 0 "$MAXDROP_BIN" visualize --image src.jpg --out j.png
 has out "src.jpg (48 x 40, colour)"
 # JPEG decoders may differ in the last bit: only the source-independent checks.

@@ -180,10 +180,83 @@ static void test_layout(void **state) {
                                "\"data_offsets\":[72,504]}"));
   assert_non_null(strstr(json, "\"empty\":{\"dtype\":\"F32\",\"shape\":[0,3],"
                                "\"data_offsets\":[524,524]}"));
-  assert_null(strstr(json, "__metadata__"));
+  /* no caller metadata: only the checksums */
+  assert_non_null(strstr(json, "\"__metadata__\":{\"" MD_ST_DIGEST_KEY "\":"));
   int64_t nbt;
   memcpy(&nbt, b + 8 + h, 8);
   assert_int_equal(nbt, s.nbt);
+}
+
+/* Checksums: a damaged data byte is found and named, nothing is loaded,
+ * the checksum entry is not listed as metadata and cannot be written by a
+ * caller; malformed or incomplete checksum entries are refused. */
+static void test_checksums(void **state) {
+  (void)state;
+  sample s;
+  make_sample(&s);
+  const char *p = tpath("sums.safetensors");
+  const md_st_meta meta[1] = {{"format", "maxdrop"}};
+  assert_int_equal(md_safetensors_write(p, s.t, 5, meta, 1, NULL), MD_OK);
+  md_safetensors *st = NULL;
+  assert_int_equal(md_safetensors_open(p, &st, NULL), MD_OK);
+  assert_int_equal(md_safetensors_meta_count(st), 1);
+  assert_null(md_safetensors_meta_get(st, MD_ST_DIGEST_KEY));
+  md_safetensors_close(st);
+
+  /* Flip one bit of conv1.weight's element 5 (data bytes 72 + 20). */
+  FILE *f = fopen(p, "r+b");
+  assert_non_null(f);
+  unsigned char pre[8];
+  assert_int_equal(fread(pre, 1, 8, f), 8);
+  unsigned long long h = 0;
+  for (int i = 0; i < 8; ++i) h |= (unsigned long long)pre[i] << (8 * i);
+  const long at = (long)(8 + h + 72 + 20);
+  assert_int_equal(fseek(f, at, SEEK_SET), 0);
+  const int c = fgetc(f);
+  assert_int_equal(fseek(f, at, SEEK_SET), 0);
+  fputc(c ^ 0x10, f);
+  assert_int_equal(fclose(f), 0);
+
+  float conv[108], bias[5];
+  for (int i = 0; i < 108; ++i) conv[i] = -7.0f;
+  for (int i = 0; i < 5; ++i) bias[i] = -7.0f;
+  md_st_tensor table[2] = {s.t[0], s.t[1]};
+  table[0].data = conv;
+  table[1].data = bias;
+  assert_string_equal(table[0].name, "conv1.weight");
+  md_errbuf eb = {{0}};
+  assert_int_equal(md_safetensors_load_file(p, table, 2, MD_ST_LOAD_IGNORE_UNEXPECTED, &eb),
+                   MD_ERR_FORMAT);
+  if (!strstr(eb.msg, "'conv1.weight'") || !strstr(eb.msg, "damaged"))
+    fail_msg("message: %s", eb.msg);
+  for (int i = 0; i < 108; ++i) assert_true(conv[i] == -7.0f);
+  for (int i = 0; i < 5; ++i) assert_true(bias[i] == -7.0f);
+  /* The other tensors still read. */
+  assert_int_equal(md_safetensors_open(p, &st, NULL), MD_OK);
+  const long ib = md_safetensors_find(st, s.t[1].name);
+  assert_true(ib >= 0);
+  assert_int_equal(md_safetensors_read(st, (size_t)ib, bias, sizeof bias, NULL), MD_OK);
+  md_assert_floats_identical(bias, s.bias, 5);
+  md_safetensors_close(st);
+
+  /* A caller cannot write the checksum key. */
+  const md_st_meta bad[1] = {{MD_ST_DIGEST_KEY, "{}"}};
+  assert_int_equal(md_safetensors_write(tpath("x.safetensors"), s.t, 5, bad, 1, NULL),
+                   MD_ERR_INVALID_ARGUMENT);
+
+  /* Malformed or incomplete checksum entries. */
+  expect_bad("{\"__metadata__\":{\"maxdrop.sha256\":\"[1]\"},"
+             "\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+             2, "maxdrop.sha256", "not a JSON object");
+  expect_bad("{\"__metadata__\":{\"maxdrop.sha256\":\"{\\\"b\\\":\\\"0123456789abcdef\\\"}\"},"
+             "\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+             2, "'b'", "lacks");
+  expect_bad("{\"__metadata__\":{\"maxdrop.sha256\":\"{\\\"a\\\":\\\"xyz\\\"}\"},"
+             "\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+             2, "'a'", "malformed");
+  expect_bad("{\"__metadata__\":{\"maxdrop.sha256\":\"{}\"},"
+             "\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}",
+             2, "'a'", "no checksum");
 }
 
 static void test_truncated_and_foreign(void **state) {
@@ -574,6 +647,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_layout),
+      cmocka_unit_test(test_checksums),
       cmocka_unit_test(test_truncated_and_foreign),
       cmocka_unit_test(test_bad_headers),
       cmocka_unit_test(test_load_into_table),
