@@ -71,4 +71,26 @@ set -e
 [ $rc -eq 1 ] && grep -q "stopped inside epoch 2 (after 3 of its 6 steps)" "$tmp/x.log" &&
   grep -q -- "--epochs 2" "$tmp/x.log" || fail "resume inside the last epoch: $(cat "$tmp/x.log")"
 cmp -s "$tmp/config.before" "$tmp/m/config.json" || fail "a refused resume rewrote config.json"
+# A checkpoint damaged after it was written (one bit of tensor data) is
+# refused by eval and by --resume, naming the tensor.
+cp "$tmp/e/checkpoint.safetensors" "$tmp/good.safetensors"
+"$PY" - "$tmp/e/checkpoint.safetensors" <<'PYEOF'
+import json, struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+begin = json.loads(b[8:8 + n])["conv1.weight"]["data_offsets"][0]
+b[8 + n + begin + 13] ^= 0x04
+open(p, "wb").write(bytes(b))
+PYEOF
+set +e
+"$B" eval --checkpoint "$tmp/e/checkpoint.safetensors" --data "$DATA" --limit-test 64 >/dev/null 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "tensor 'conv1.weight' (file bytes .*) does not match the checksum" "$tmp/x.log" ||
+  fail "eval of a damaged checkpoint: exit $rc: $(cat "$tmp/x.log")"
+set +e
+"$B" train --resume "$tmp/e" --epochs 3 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "the file is damaged" "$tmp/x.log" ||
+  fail "resume from a damaged checkpoint: exit $rc: $(cat "$tmp/x.log")"
 echo "PASS: resumed runs are bit-identical to the straight run"
