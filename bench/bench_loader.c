@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <omp.h>
+
 #include "bench.h"
 #include "cli.h"
 #include "maxdrop/cifar.h"
@@ -56,7 +58,8 @@ static int time_mode(const md_bench_loader_opts *o, const md_cifar *d, const int
     const double epoch = md_bench_median(t, o->epochs);
     fprintf(out,
             "{\"name\":\"loader\",\"impl\":\"maxdrop\",\"mode\":\"%s\",\"cutout\":%d,"
-            "\"random_erasing\":%d,\"images\":%lld,\"batch\":%d,\"epochs\":%d,\"prefetch\":0,"
+            "\"random_erasing\":%d,\"images\":%lld,\"batch\":%d,\"epochs\":%d,\"threads\":1,"
+            "\"prefetch\":0,"
             "\"epoch_median_s\":%.4f,\"images_per_s\":%.0f,\"ms_per_batch\":%.3f,"
             "\"checksum\":%.4f}\n",
             train ? "train" : "eval", train && o->cutout, train && o->erasing, (long long)n,
@@ -70,6 +73,9 @@ static int time_mode(const md_bench_loader_opts *o, const md_cifar *d, const int
 }
 
 int md_bench_loader(const md_bench_loader_opts *o, FILE *out) {
+  /* One thread, as the loader's own prefetch thread runs (Cutout and
+   * RandomErasing would otherwise open OpenMP teams here). */
+  omp_set_num_threads(1);
   md_errbuf eb = {{0}};
   md_cifar_location loc;
   md_status st = md_cifar_find_data(o->data, &loc, &eb);
