@@ -46,7 +46,7 @@ runs="runs/demo-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$runs"
 echo
 echo "demo: training the quick protocol twice, side by side ($threads thread(s) each):"
-echo "      --reg none (baseline) and --reg maxdropout; about 7 minutes on 2 cores"
+echo "      --reg none (baseline) and --reg maxdropout; about 5 minutes on 2 idle cores"
 pids=()
 for reg in none maxdropout; do
   $md train --preset quick --reg "$reg" --data "$data" --out "$runs/$reg" \
