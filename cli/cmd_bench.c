@@ -73,6 +73,15 @@ static const char usage_text[] =
     "  --cutout          Cutout, one 16x16 hole, in training mode\n"
     "  --random-erasing  RandomErasing (its defaults) in training mode\n";
 
+/* Splits argv[i] ("--name=value" or "--name") into *a (the name) and *v (the
+ * value or NULL); 1 when it asks for help, which is then printed. */
+static int split_arg(const char *arg, char *name, size_t cap, const char **a, const char **v) {
+  *a = md_cli_split_flag(arg, name, cap, v);
+  if (strcmp(*a, "--help") && strcmp(*a, "-h")) return 0;
+  fputs(usage_text, stdout);
+  return 1;
+}
+
 static int bench_train_step(int argc, char **argv) {
   md_bench_train_opts o;
   o.cfg = md_model_default_config(MD_ARCH_RESNET18);
@@ -80,12 +89,8 @@ static int bench_train_step(int argc, char **argv) {
   double rate = 0.3;
   for (int i = 2; i < argc; ++i) {
     char name[64];
-    const char *v;
-    const char *a = md_cli_split_flag(argv[i], name, sizeof name, &v);
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
-      return 0;
-    }
+    const char *a, *v;
+    if (split_arg(argv[i], name, sizeof name, &a, &v)) return 0;
     static const char *const known[] = {"--model", "--reg",     "--rate",    "--width",
                                         "--depth", "--widen",   "--classes", "--batch",
                                         "--threads", "--steps"};
@@ -153,12 +158,8 @@ static int bench_loader(int argc, char **argv) {
   md_bench_loader_opts o = {NULL, 128, 3, 0, 0, 0};
   for (int i = 2; i < argc; ++i) {
     char name[64];
-    const char *v;
-    const char *a = md_cli_split_flag(argv[i], name, sizeof name, &v);
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
-      return 0;
-    }
+    const char *a, *v;
+    if (split_arg(argv[i], name, sizeof name, &a, &v)) return 0;
     int *flag = !strcmp(a, "--cutout")           ? &o.cutout
                 : !strcmp(a, "--random-erasing") ? &o.erasing
                                                  : NULL;
@@ -204,12 +205,8 @@ int md_cmd_bench(int argc, char **argv) {
   int offset = 0;
   for (int i = 2; i < argc; ++i) {
     char name[64];
-    const char *v;
-    const char *a = md_cli_split_flag(argv[i], name, sizeof name, &v);
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-      fputs(usage_text, stdout);
-      return 0;
-    }
+    const char *a, *v;
+    if (split_arg(argv[i], name, sizeof name, &a, &v)) return 0;
     if (!strcmp(a, "--unaligned")) {
       if (v) return md_cli_usage_error("bench", "--unaligned takes no value");
       offset = 4;

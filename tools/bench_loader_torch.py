@@ -25,21 +25,8 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-MEAN = [x / 255.0 for x in (125.3, 123.0, 113.9)]
-STD = [x / 255.0 for x in (63.0, 62.1, 66.7)]
-
-
-def find_cifar10(explicit):
-    cands = [explicit] if explicit else [os.environ.get("MAXDROP_DATA"), "./data",
-                                         "../shared/data"]
-    for c in cands:
-        if not c:
-            continue
-        for sub in ("cifar-10-batches-bin", ""):
-            d = os.path.join(c, sub)
-            if os.path.exists(os.path.join(d, "data_batch_1.bin")):
-                return d
-    sys.exit(f"bench_loader_torch.py: no cifar-10-batches-bin found in {cands}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_torch_quick import MEAN, STD, find_data  # noqa: E402
 
 
 class Images(torch.utils.data.Dataset):
@@ -64,14 +51,14 @@ def main():
     if a.batch < 1 or a.epochs < 1 or a.limit < 0:
         ap.error("--batch and --epochs must be >= 1, --limit >= 0")
     torch.set_num_threads(a.threads)
-    folder = find_cifar10(a.data)
+    folder = find_data(a.data)
     recs = np.concatenate([np.fromfile(os.path.join(folder, f"data_batch_{i}.bin"),
                                        dtype=np.uint8).reshape(-1, 3073) for i in range(1, 6)])
     if a.limit:
         recs = recs[:a.limit]
     x = recs[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()  # HWC for PIL
     y = recs[:, 0].astype(np.int64)
-    norm = [transforms.ToTensor(), transforms.Normalize(MEAN, STD)]
+    norm = [transforms.ToTensor(), transforms.Normalize(MEAN.tolist(), STD.tolist())]
     modes = {
         "train": transforms.Compose([transforms.RandomCrop(32, padding=4),
                                      transforms.RandomHorizontalFlip()] + norm),
