@@ -434,7 +434,9 @@ int md_cmd_train(int argc, char **argv) {
               md_trainer_checkpoint_path(tr));
     else
       fprintf(stderr, "No epoch was completed, so there is no checkpoint.\n");
-    fprintf(stderr, "Try a smaller --learning-rate.\n");
+    fprintf(stderr, resume ? "A resumed run keeps its settings: start a new run (--out) with a "
+                             "smaller --learning-rate.\n"
+                           : "Try a smaller --learning-rate.\n");
     rc = EXIT_DIVERGED;
     goto done;
   }
