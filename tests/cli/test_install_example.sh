@@ -31,7 +31,7 @@ done
 
 export PKG_CONFIG_PATH="$(dirname "$pc")"
 pkg-config --exists maxdrop || fail "pkg-config does not find maxdrop in $PKG_CONFIG_PATH"
-want_version=$("$prefix/bin/maxdrop" version | awk '{print $2}')
+want_version=$("$prefix/bin/maxdrop" version | awk 'NR == 1 {print $2}')
 [ "$(pkg-config --modversion maxdrop)" = "$want_version" ] ||
   fail "maxdrop.pc version $(pkg-config --modversion maxdrop) != $want_version"
 # The .pc file is relocatable: its paths lead into this prefix.
