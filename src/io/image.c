@@ -58,8 +58,34 @@ md_status md_image_load(const char *path, int channels, md_image *out, md_errbuf
 
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_file(f, &w, &h, &comp)) {
+    /* stb's reason is that of the last format it tried: say what the file
+     * starts as, and read a PNG's own size (stb refuses huge ones). */
     const char *why = stb_reason();
+    unsigned char head[24] = {0};
+    rewind(f);
+    const size_t got = fread(head, 1, sizeof head, f);
     fclose(f);
+    if (got == 0)
+      return md_fail(eb, MD_ERR_FORMAT, "cannot read image %s: the file is empty", path);
+    const char *kind = !memcmp(head, "\x89PNG\r\n\x1a\n", 8) ? "PNG"
+                       : !memcmp(head, "\xff\xd8\xff", 3)        ? "JPEG"
+                       : !memcmp(head, "GIF8", 4)                ? "GIF"
+                       : !memcmp(head, "BM", 2)                  ? "BMP"
+                                                                 : NULL;
+    if (kind && !strcmp(kind, "PNG") && got == sizeof head && !memcmp(head + 12, "IHDR", 4)) {
+      const unsigned long pw = (unsigned long)head[16] << 24 | (unsigned long)head[17] << 16 |
+                               (unsigned long)head[18] << 8 | head[19];
+      const unsigned long ph = (unsigned long)head[20] << 24 | (unsigned long)head[21] << 16 |
+                               (unsigned long)head[22] << 8 | head[23];
+      if (pw > MD_IMAGE_MAX_SIDE || ph > MD_IMAGE_MAX_SIDE)
+        return md_fail(eb, MD_ERR_UNSUPPORTED,
+                       "image %s is %lu x %lu pixels; at most %d per side is supported", path,
+                       pw, ph, (int)MD_IMAGE_MAX_SIDE);
+    }
+    if (kind)
+      return md_fail(eb, MD_ERR_FORMAT,
+                     "cannot read image %s: a damaged or unsupported %s file (%s)", path, kind,
+                     why);
     return md_fail(eb, MD_ERR_FORMAT, "cannot read image %s: %s", path, why);
   }
   if (w > MD_IMAGE_MAX_SIDE || h > MD_IMAGE_MAX_SIDE) {

@@ -125,6 +125,33 @@ static void test_errors(void **state) {
   assert_int_equal(md_image_load(path, 0, &img, &eb), MD_ERR_FORMAT);
   assert_contains(eb.msg, "cut.png");
 
+  /* An empty file; a PNG header announcing 100000 x 100000 pixels. */
+  snprintf(path, sizeof path, "%s/empty.png", dir);
+  f = fopen(path, "wb");
+  assert_non_null(f);
+  fclose(f);
+  assert_int_equal(md_image_load(path, 3, &img, &eb), MD_ERR_FORMAT);
+  assert_contains(eb.msg, "the file is empty");
+  snprintf(path, sizeof path, "%s/huge.png", dir);
+  f = fopen(path, "wb");
+  assert_non_null(f);
+  static const unsigned char huge[33] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13,
+                                         'I', 'H', 'D', 'R', 0, 1, 0x86, 0xa0, 0, 1, 0x86, 0xa0,
+                                         8, 2, 0, 0, 0, 0, 0, 0, 0};
+  assert_int_equal(fwrite(huge, 1, sizeof huge, f), sizeof huge);
+  fclose(f);
+  assert_int_equal(md_image_load(path, 3, &img, &eb), MD_ERR_UNSUPPORTED);
+  assert_contains(eb.msg, "100000 x 100000 pixels");
+  /* A damaged PNG is called one. */
+  snprintf(path, sizeof path, "%s/damaged.png", dir);
+  f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(huge, 1, 12, f), 12);
+  fputs("XXXXjunkjunkjunk", f);
+  fclose(f);
+  assert_int_equal(md_image_load(path, 3, &img, &eb), MD_ERR_FORMAT);
+  assert_contains(eb.msg, "damaged or unsupported PNG file");
+
   assert_int_equal(md_image_load(dir, 3, &img, &eb), MD_ERR_IO);
   assert_contains(eb.msg, "directory");
   assert_int_equal(md_image_load(path, 2, &img, &eb), MD_ERR_INVALID_ARGUMENT);
