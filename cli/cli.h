@@ -28,11 +28,13 @@ int md_cli_status_error(const char *cmd, const char *what, md_status st,
 
 /* The value of flag `name` at argv[*i], given as "--flag value" (then *i
  * moves to the value) or "--flag=value"; NULL when argv[*i] is another flag.
- * Sets *missing when the flag is last and has no value. */
+ * Sets *missing when the flag is last and has no value. An '_' of argv[*i]
+ * matches a '-' of name (--limit_test is --limit-test, as in train.py). */
 const char *md_cli_flag_value(int argc, char **argv, int *i, const char *name, int *missing);
 
 /* Splits argv[i] = "--flag=value" into its name (copied into `name`, at most
- * cap - 1 characters) and *value (NULL for "--flag" alone). Returns name. */
+ * cap - 1 characters, each '_' turned into '-') and *value (NULL for
+ * "--flag" alone). Returns name. */
 const char *md_cli_split_flag(const char *arg, char *name, size_t cap, const char **value);
 
 /* Strict number parsing for flag values; 0 on success, -1 on garbage. */

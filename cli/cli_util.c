@@ -42,9 +42,19 @@ int md_cli_status_error(const char *cmd, const char *what, md_status st,
   return md_cli_error(cmd, "%s: %s", what, detail);
 }
 
+/* Whether arg starts with the option name, '_' in arg standing for '-' (the
+ * reference train.py spells its options --batch_size, --n_holes...). */
+static int starts_with_name(const char *arg, const char *name, size_t n) {
+  for (size_t k = 0; k < n; ++k) {
+    const char c = arg[k] == '_' && k >= 2 ? '-' : arg[k];
+    if (c != name[k]) return 0;
+  }
+  return 1;
+}
+
 const char *md_cli_flag_value(int argc, char **argv, int *i, const char *name, int *missing) {
   const size_t n = strlen(name);
-  if (strncmp(argv[*i], name, n) != 0) return NULL;
+  if (strlen(argv[*i]) < n || !starts_with_name(argv[*i], name, n)) return NULL;
   if (argv[*i][n] == '=') return argv[*i] + n + 1;
   if (argv[*i][n] != '\0') return NULL;
   if (*i + 1 >= argc) {
@@ -60,6 +70,9 @@ const char *md_cli_split_flag(const char *arg, char *name, size_t cap, const cha
   if (len >= cap) len = cap - 1;
   memcpy(name, arg, len);
   name[len] = '\0';
+  if (strncmp(name, "--", 2) == 0)
+    for (size_t k = 2; k < len; ++k)
+      if (name[k] == '_') name[k] = '-';
   *value = eq ? eq + 1 : NULL;
   return name;
 }

@@ -55,6 +55,9 @@ for c in "${commands[@]}"; do
   grep -q -- '--no-such-flag' "$tmp/err" || fail "maxdrop $c --no-such-flag: no message naming the flag"
   [ ! -s "$tmp/out" ] || fail "maxdrop $c --no-such-flag wrote to stdout"
 done
+# Options may be spelled with '_' as in the reference train.py (--limit_test).
+run 1 eval --limit_test 3 --checkpoint "$tmp/no-such.safetensors"
+grep -q "no-such.safetensors" "$tmp/err" || fail "eval --limit_test: $(cat "$tmp/err")"
 # 'maxdrop help CMD' is 'maxdrop CMD --help'.
 run 0 help train
 grep -qi '^usage: maxdrop train' "$tmp/out" || fail "maxdrop help train: $(head -n 2 "$tmp/out")"
