@@ -92,8 +92,10 @@ int md_cmd_eval(int argc, char **argv) {
   char err[300];
   const char *cfg_text = md_safetensors_meta_get(f, "config");
   const char *epoch_text = md_safetensors_meta_get(f, MD_CKPT_KEY_EPOCH);
-  long long epoch = -1;
+  const char *step_text = md_safetensors_meta_get(f, MD_TRAIN_KEY_STEP);
+  long long epoch = -1, step = 0;
   if (epoch_text) epoch = strtoll(epoch_text, NULL, 10);
+  if (step_text) step = strtoll(step_text, NULL, 10);
   if (!cfg_text) {
     md_safetensors_close(f);
     return md_cli_error(CMD, "%s holds no training configuration (metadata 'config'): is it a "
@@ -154,7 +156,11 @@ int md_cmd_eval(int argc, char **argv) {
     goto done;
   }
   printf("checkpoint %s", ckpt);
-  if (epoch >= 0) printf(" (after epoch %lld of %d)", epoch, o.epochs);
+  if (epoch >= 0 && step > 0)
+    printf(" (epoch %lld of %d, stopped after %lld training steps of it)", epoch + 1, o.epochs,
+           step);
+  else if (epoch >= 0)
+    printf(" (after epoch %lld of %d)", epoch, o.epochs);
   char desc[256], data_desc[128];
   md_opts_describe(&o, desc, sizeof desc);
   md_opts_describe_data(&o, data_desc, sizeof data_desc);

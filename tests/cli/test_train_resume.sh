@@ -71,6 +71,11 @@ set -e
 [ $rc -eq 1 ] && grep -q "stopped inside epoch 2 (after 3 of its 6 steps)" "$tmp/x.log" &&
   grep -q -- "--epochs 2" "$tmp/x.log" || fail "resume inside the last epoch: $(cat "$tmp/x.log")"
 cmp -s "$tmp/config.before" "$tmp/m/config.json" || fail "a refused resume rewrote config.json"
+# eval names the position of a checkpoint saved inside an epoch.
+"$B" eval --checkpoint "$tmp/m/checkpoint.safetensors" --data "$DATA" --limit-test 64 \
+  >"$tmp/ev.out" 2>/dev/null || fail "eval of a mid-epoch checkpoint failed"
+grep -q "(epoch 2 of 2, stopped after 3 training steps of it)" "$tmp/ev.out" ||
+  fail "eval's position of a mid-epoch checkpoint: $(head -n 1 "$tmp/ev.out")"
 # A checkpoint damaged after it was written (one bit of tensor data) is
 # refused by eval and by --resume, naming the tensor.
 cp "$tmp/e/checkpoint.safetensors" "$tmp/good.safetensors"
