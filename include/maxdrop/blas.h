@@ -24,10 +24,11 @@ extern "C" {
 MD_API const char *md_blas_core(void);
 
 /* The kernel set OpenBLAS should be given through OPENBLAS_CORETYPE:
- * "SkylakeX" on a CPU (and OS) with AVX-512 F/CD/BW/DQ/VL, "Haswell" on one
- * with AVX2 and FMA, when OpenBLAS has fallen back to a generic pre-AVX2
- * kernel set; NULL when its own choice is as good (or when
- * OPENBLAS_CORETYPE is already set, which OpenBLAS obeys). */
+ * "SkylakeX" on a CPU (and OS) with AVX-512 F/CD/BW/DQ/VL when OpenBLAS
+ * chose a set without AVX-512 (a CPU it does not know, or an AMD CPU it gives
+ * its AVX2 "Zen" set); "Haswell" on one with AVX2 and FMA when OpenBLAS fell
+ * back to a generic pre-AVX2 set; NULL when its own choice is as good (or
+ * when OPENBLAS_CORETYPE is already set, which OpenBLAS obeys). */
 MD_API const char *md_blas_better_core(void);
 
 /* The decision behind md_blas_better_core(), for a given detected kernel

@@ -5,19 +5,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* OpenBLAS 0.3.x kernel sets that already use AVX2 + FMA or AVX-512. */
-static const char *const fast_cores[] = {"Haswell",    "Zen",            "SkylakeX",
-                                         "Cooperlake", "SapphireRapids", "Excavator"};
+/* OpenBLAS 0.3.x kernel sets that use AVX-512, and those that use AVX2 + FMA. */
+static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids"};
+static const char *const avx2_cores[] = {"Haswell", "Zen", "Excavator"};
+
+static int listed(const char *name, const char *const *list, size_t n) {
+  for (size_t i = 0; i < n; ++i)
+    if (!strcmp(name, list[i])) return 1;
+  return 0;
+}
 
 const char *md_blas_core(void) { return openblas_get_corename(); }
 
 const char *md_blas_core_choice(const char *detected, int has_avx512, int has_avx2_fma) {
-  if (!detected) return NULL;
-  for (size_t i = 0; i < sizeof fast_cores / sizeof fast_cores[0]; ++i)
-    if (!strcmp(detected, fast_cores[i])) return NULL;
+  if (!detected || listed(detected, avx512_cores, sizeof avx512_cores / sizeof *avx512_cores))
+    return NULL;
   if (has_avx512) return "SkylakeX";
-  if (has_avx2_fma) return "Haswell";
-  return NULL;
+  if (listed(detected, avx2_cores, sizeof avx2_cores / sizeof *avx2_cores)) return NULL;
+  return has_avx2_fma ? "Haswell" : NULL;
 }
 
 const char *md_blas_better_core(void) {
