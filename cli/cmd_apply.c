@@ -118,9 +118,14 @@ typedef struct args {
   int value_given, n_values;
 } args;
 
+/* '_' in name stands for '-' (--mask_out is --mask-out, as in train). */
 static const flag *find_flag(const char *name, size_t len) {
-  for (int i = 0; i < n_flags; ++i)
-    if (strlen(flags[i].name) == len && !strncmp(flags[i].name, name, len)) return &flags[i];
+  for (int i = 0; i < n_flags; ++i) {
+    int same = strlen(flags[i].name) == len;
+    for (size_t k = 0; same && k < len; ++k)
+      same = flags[i].name[k] == (name[k] == '_' && k >= 2 ? '-' : name[k]);
+    if (same) return &flags[i];
+  }
   return NULL;
 }
 

@@ -46,10 +46,13 @@ int md_cmd_eval(int argc, char **argv) {
       fputs(usage_text, stdout);
       return 0;
     }
-    if (!strcmp(a, "--maxdrop-at-eval") || !strcmp(a, "--maxdrop_at_eval")) {
-      at_eval = 1;
-    } else if (!strcmp(a, "--no-maxdrop-at-eval")) {
-      at_eval = 0;
+    char sw[64];
+    const char *sw_value;
+    const char *sw_name = md_cli_split_flag(a, sw, sizeof sw, &sw_value);
+    const int on = !strcmp(sw_name, "--maxdrop-at-eval");
+    if (on || !strcmp(sw_name, "--no-maxdrop-at-eval")) {
+      if (sw_value) return md_cli_usage_error(CMD, "%s takes no value", sw_name);
+      at_eval = on;
     } else if ((v = md_cli_flag_value(argc, argv, &i, "--checkpoint", &missing))) {
       ckpt = v;
     } else if ((v = md_cli_flag_value(argc, argv, &i, "--data", &missing))) {
@@ -99,7 +102,9 @@ int md_cmd_eval(int argc, char **argv) {
   if (!cfg_text) {
     md_safetensors_close(f);
     return md_cli_error(CMD, "%s holds no training configuration (metadata 'config'): is it a "
-                        "checkpoint of 'maxdrop train'?", ckpt);
+                        "checkpoint of 'maxdrop train'? (A file made by 'tools/checkpoint_torch.py "
+                        "from-torch' gets one with --meta \"config=$(cat RUN/config.json)\".)",
+                        ckpt);
   }
   const int bad = md_opts_from_json(&o, cfg_text, err, sizeof err);
   char *config = bad ? NULL : strdup(cfg_text);

@@ -390,6 +390,11 @@ int md_cmd_train(int argc, char **argv) {
         md_cli_status_error(CMD, "cannot resume", st, &eb);
         goto done;
       }
+    } else if (file_exists(run_dir, "metrics.csv")) {
+      md_cli_error(CMD, "%s has no %s but its metrics.csv records finished epochs: the "
+                   "checkpoint was lost, so the run cannot continue; start a new run (--out)",
+                   run_dir, MD_TRAIN_CHECKPOINT_FILE);
+      goto done;
     } else {
       fprintf(stderr, "maxdrop train: %s has no checkpoint yet; starting its first epoch\n",
               run_dir);

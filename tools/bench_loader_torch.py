@@ -41,15 +41,15 @@ class Images(torch.utils.data.Dataset):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "))
     ap.add_argument("--data", default=None)
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
-    if a.batch < 1 or a.epochs < 1 or a.limit < 0:
-        ap.error("--batch and --epochs must be >= 1, --limit >= 0")
+    if a.batch < 1 or a.epochs < 1 or a.limit < 0 or a.threads < 1:
+        ap.error("--batch, --epochs and --threads must be >= 1, --limit >= 0")
     torch.set_num_threads(a.threads)
     folder = find_data(a.data)
     recs = np.concatenate([np.fromfile(os.path.join(folder, f"data_batch_{i}.bin"),

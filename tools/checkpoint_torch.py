@@ -38,6 +38,7 @@ rest are the model's state_dict entries.
 """
 import argparse
 import collections
+import hashlib
 import json
 import math
 import os
@@ -73,6 +74,29 @@ class CheckpointError(Exception):
 # ---------------------------------------------------------------------------
 # safetensors
 # ---------------------------------------------------------------------------
+
+DIGEST_KEY = "maxdrop.sha256"  # maxdrop's checksums (include/maxdrop/safetensors.h)
+
+
+def _sha16(b):
+    return hashlib.sha256(b).hexdigest()[:16]
+
+
+def header_digest(meta, entries):
+    """The header checksum maxdrop writes under "__metadata__" (see
+    header_digest in src/io/safetensors.c): meta without DIGEST_KEY; entries
+    name -> (dtype, shape, [begin, end])."""
+    h = hashlib.sha256()
+    for k in sorted(meta, key=lambda x: x.encode("utf-8")):
+        if k != DIGEST_KEY:
+            h.update(b"m" + k.encode("utf-8") + b"\0" + meta[k].encode("utf-8") + b"\0")
+    for name in sorted(entries, key=lambda x: x.encode("utf-8")):
+        dt, shape, off = entries[name]
+        h.update(b"t" + name.encode("utf-8") + b"\0" + dt.encode() + b"\0" +
+                 "".join(f"{d}," for d in shape).encode() + b"\0" +
+                 f"{off[0]},{off[1]}".encode() + b"\0")
+    return h.hexdigest()[:16]
+
 
 def read_safetensors(path):
     """Returns (OrderedDict name -> numpy array, metadata dict); validates the
@@ -142,6 +166,28 @@ def read_safetensors(path):
         expect, prev = e, name
     if expect != len(data):
         raise CheckpointError(f"{path}: {len(data) - expect} bytes after the last tensor")
+    if DIGEST_KEY in meta:
+        try:
+            sums = json.loads(meta[DIGEST_KEY])
+        except ValueError:
+            sums = None
+        if not isinstance(sums, dict) or set(sums) != set(header) | {"__metadata__"}:
+            raise CheckpointError(f"{path}: metadata '{DIGEST_KEY}' does not list the header "
+                                  "and every tensor")
+        entries = {n: (e["dtype"], e["shape"], e["data_offsets"]) for n, e in header.items()}
+        if sums["__metadata__"] != header_digest(meta, entries):
+            raise CheckpointError(f"{path}: the header does not match the checksum written "
+                                  "with it: the file is damaged")
+        for name, e in header.items():
+            b, end = e["data_offsets"]
+            if sums[name] != _sha16(bytes(data[b:end])):
+                raise CheckpointError(f"{path}: tensor '{name}' (file bytes {8 + hlen + b} to "
+                                      f"{8 + hlen + end - 1}) does not match the checksum "
+                                      "written with it: the file is damaged")
+        del meta[DIGEST_KEY]
+    elif meta.get("format") == "maxdrop":
+        raise CheckpointError(f"{path} says it is a maxdrop checkpoint but carries no "
+                              f"checksums (metadata '{DIGEST_KEY}')")
     return tensors, meta
 
 
@@ -157,9 +203,10 @@ def _no_duplicates(pairs):
 def write_safetensors(path, tensors, meta):
     """tensors: list of (name, dtype string, numpy array); meta: dict str -> str.
     Written atomically (temporary file in the same folder, fsync, rename)."""
-    header = {}
-    if meta:
-        header["__metadata__"] = {str(k): str(v) for k, v in meta.items()}
+    meta = {str(k): str(v) for k, v in (meta or {}).items()}
+    if DIGEST_KEY in meta:
+        raise CheckpointError(f"{path}: metadata key '{DIGEST_KEY}' is reserved")
+    header = {"__metadata__": meta}
     layout, off = {}, 0
     for size in (8, 4, 2, 1):
         for name, dt, arr in tensors:
@@ -171,6 +218,11 @@ def write_safetensors(path, tensors, meta):
             raise CheckpointError(f"{path}: bad or repeated tensor name '{name}'")
         header[name] = {"dtype": dt, "shape": list(arr.shape),
                         "data_offsets": [layout[name], layout[name] + arr.nbytes]}
+    sums = {name: _sha16(np.ascontiguousarray(arr).tobytes()) for name, dt, arr in tensors}
+    sums["__metadata__"] = header_digest(
+        meta, {n: (e["dtype"], e["shape"], e["data_offsets"])
+               for n, e in header.items() if n != "__metadata__"})
+    meta[DIGEST_KEY] = json.dumps(sums, separators=(",", ":"), ensure_ascii=False)
     text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * ((8 - (8 + len(text)) % 8) % 8)
     folder = os.path.dirname(os.path.abspath(path))

@@ -24,6 +24,7 @@
 
 #include "maxdrop/api.h"
 #include "maxdrop/rng.h"
+#include "maxdrop/safetensors.h"
 #include "maxdrop/status.h"
 
 #ifdef __cplusplus
@@ -45,6 +46,14 @@ extern "C" {
 
 /* An md_rng as words: key[0], key[1], block, pos, buf[0..3]. */
 enum { MD_CKPT_RNG_WORDS = 8 };
+
+/* A file whose metadata says it is a maxdrop checkpoint (format "maxdrop")
+ * must carry the checksums maxdrop writes (maxdrop/safetensors.h): without
+ * them the header was damaged (its checksum entry renamed or lost) or the
+ * file was not written by maxdrop or tools/checkpoint_torch.py.
+ * MD_ERR_FORMAT then, naming `path`; MD_OK otherwise. */
+MD_API md_status md_ckpt_require_checksums(const md_safetensors *f, const char *path,
+                                           md_errbuf *eb);
 
 MD_API void md_ckpt_rng_pack(const md_rng *r, uint64_t out[MD_CKPT_RNG_WORDS]);
 

@@ -33,10 +33,13 @@
  *
  * Checksums: maxdrop adds to the metadata the entry MD_ST_DIGEST_KEY, a
  * JSON object giving for every tensor the first 16 hex digits of the SHA-256
- * of its bytes (other readers ignore it). When a file has it, each tensor is
- * checked as it is read, and a damaged one is MD_ERR_FORMAT naming the tensor
- * and its file bytes; md_safetensors_load checks every tensor before writing
- * any destination. The entry is not listed among the metadata on reading,
+ * of its bytes, and under "__metadata__" those of a SHA-256 of the rest of
+ * the header (every other metadata entry, and each tensor's name, dtype,
+ * shape and offsets; see header_digest in src/io/safetensors.c). Other
+ * readers ignore the entry. When a file has it, opening checks the header
+ * (a damaged one is MD_ERR_FORMAT), and each tensor is checked as it is
+ * read (MD_ERR_FORMAT naming the tensor and its file bytes);
+ * md_safetensors_load checks every tensor before writing any destination. The entry is not listed among the metadata on reading,
  * and callers cannot write that key themselves. A file without it (written
  * by other tools) is read unchecked.
  *
@@ -144,6 +147,10 @@ MD_API md_status md_safetensors_read(md_safetensors *st, size_t i, void *dst, si
 
 /* Metadata entries, in header order; strings owned by st. */
 MD_API size_t md_safetensors_meta_count(const md_safetensors *st);
+
+/* 1 when the file carries maxdrop's checksums (and they matched its header),
+ * 0 when it has none. */
+MD_API int md_safetensors_checked(const md_safetensors *st);
 MD_API md_status md_safetensors_meta_at(const md_safetensors *st, size_t i, md_st_meta *out);
 /* The value stored under `key`, or NULL. */
 MD_API const char *md_safetensors_meta_get(const md_safetensors *st, const char *key);

@@ -19,6 +19,17 @@ void md_ckpt_rng_pack(const md_rng *r, uint64_t out[MD_CKPT_RNG_WORDS]) {
   for (int i = 0; i < 4; ++i) out[4 + i] = r->buf[i];
 }
 
+md_status md_ckpt_require_checksums(const md_safetensors *f, const char *path,
+                                   md_errbuf *eb) {
+  const char *fmt = md_safetensors_meta_get(f, MD_CKPT_KEY_FORMAT);
+  if (fmt && !strcmp(fmt, MD_CKPT_FORMAT_NAME) && !md_safetensors_checked(f))
+    return md_fail(eb, MD_ERR_FORMAT,
+                   "%s says it is a maxdrop checkpoint but carries no checksums (metadata '%s'): "
+                   "its header was damaged, or another program wrote it",
+                   path, MD_ST_DIGEST_KEY);
+  return MD_OK;
+}
+
 md_status md_ckpt_rng_unpack(const uint64_t in[MD_CKPT_RNG_WORDS], md_rng *r, md_errbuf *eb) {
   md_rng t;
   t.key[0] = in[0];

@@ -3,6 +3,7 @@
 
 #include <cJSON.h>
 #include <errno.h>
+#include <nettle/sha2.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,68 @@ static void tensor_digest(const void *data, size_t bytes, char out[MD_ST_DIGEST_
   char hex[MD_SHA256_HEX_LEN + 1];
   md_sha256_hex(data, bytes, hex);
   memcpy(out, hex, MD_ST_DIGEST_HEX);
+  out[MD_ST_DIGEST_HEX] = '\0';
+}
+
+/* The header's own checksum (under the name "__metadata__", which no tensor
+ * can have): SHA-256 of, first, every metadata entry but the checksums in
+ * byte order of the keys, as 'm' key NUL value NUL; then every tensor in byte
+ * order of the names, as 't' name NUL dtype NUL, each dimension in decimal
+ * followed by ',', NUL, begin ',' end NUL (offsets in the data section). */
+typedef struct hd_meta {
+  const char *key, *value;
+} hd_meta;
+typedef struct hd_tensor {
+  const char *name;
+  md_st_dtype dtype;
+  int ndim;
+  const int64_t *shape;
+  int64_t begin, end;
+} hd_tensor;
+
+static int cmp_hd_meta(const void *a, const void *b) {
+  return strcmp(((const hd_meta *)a)->key, ((const hd_meta *)b)->key);
+}
+static int cmp_hd_tensor(const void *a, const void *b) {
+  return strcmp(((const hd_tensor *)a)->name, ((const hd_tensor *)b)->name);
+}
+
+static void hash_str(struct sha256_ctx *c, const char *s) {
+  sha256_update(c, strlen(s) + 1, (const uint8_t *)s); /* with its NUL */
+}
+
+/* Sorts both arrays in place. */
+static void header_digest(hd_meta *m, size_t nm, hd_tensor *t, size_t nt,
+                          char out[MD_ST_DIGEST_HEX + 1]) {
+  if (nm > 1) qsort(m, nm, sizeof *m, cmp_hd_meta);
+  if (nt > 1) qsort(t, nt, sizeof *t, cmp_hd_tensor);
+  struct sha256_ctx c;
+  sha256_init(&c);
+  for (size_t i = 0; i < nm; ++i) {
+    sha256_update(&c, 1, (const uint8_t *)"m");
+    hash_str(&c, m[i].key);
+    hash_str(&c, m[i].value);
+  }
+  for (size_t i = 0; i < nt; ++i) {
+    char num[48];
+    sha256_update(&c, 1, (const uint8_t *)"t");
+    hash_str(&c, t[i].name);
+    hash_str(&c, md_st_dtype_name(t[i].dtype));
+    for (int d = 0; d < t[i].ndim; ++d) {
+      snprintf(num, sizeof num, "%lld,", (long long)t[i].shape[d]);
+      sha256_update(&c, strlen(num), (const uint8_t *)num);
+    }
+    sha256_update(&c, 1, (const uint8_t *)"");
+    snprintf(num, sizeof num, "%lld,%lld", (long long)t[i].begin, (long long)t[i].end);
+    hash_str(&c, num);
+  }
+  uint8_t d[SHA256_DIGEST_SIZE];
+  sha256_digest(&c, sizeof d, d);
+  static const char hx[] = "0123456789abcdef";
+  for (int i = 0; i < MD_ST_DIGEST_HEX / 2; ++i) {
+    out[2 * i] = hx[d[i] >> 4];
+    out[2 * i + 1] = hx[d[i] & 15];
+  }
   out[MD_ST_DIGEST_HEX] = '\0';
 }
 
@@ -225,11 +288,24 @@ static char *build_header(const md_st_tensor *t, size_t n, const int64_t *begin,
   cJSON *root = cJSON_CreateObject();
   cJSON *sums = cJSON_CreateObject();
   int ok = root && sums;
+  hd_meta *hm = malloc((n_meta ? n_meta : 1) * sizeof *hm);
+  hd_tensor *ht = malloc((n ? n : 1) * sizeof *ht);
+  ok = ok && hm && ht;
   for (size_t i = 0; ok && i < n; ++i) {
     char d[MD_ST_DIGEST_HEX + 1];
-    tensor_digest(t[i].data, (size_t)shape_bytes(t[i].dtype, t[i].ndim, t[i].shape), d);
+    const int64_t bytes = shape_bytes(t[i].dtype, t[i].ndim, t[i].shape);
+    tensor_digest(t[i].data, (size_t)bytes, d);
     ok = cJSON_AddStringToObject(sums, t[i].name, d) != NULL;
+    ht[i] = (hd_tensor){t[i].name, t[i].dtype, t[i].ndim, t[i].shape, begin[i], begin[i] + bytes};
   }
+  if (ok) {
+    char hd[MD_ST_DIGEST_HEX + 1];
+    for (size_t i = 0; i < n_meta; ++i) hm[i] = (hd_meta){meta[i].key, meta[i].value};
+    header_digest(hm, n_meta, ht, n, hd);
+    ok = cJSON_AddStringToObject(sums, "__metadata__", hd) != NULL;
+  }
+  free(hm);
+  free(ht);
   char *sums_text = ok ? cJSON_PrintUnformatted(sums) : NULL;
   cJSON_Delete(sums);
   cJSON *m = ok && sums_text ? cJSON_AddObjectToObject(root, "__metadata__") : NULL;
@@ -548,10 +624,17 @@ static md_status parse_digests(md_safetensors *st, md_errbuf *eb) {
   if (!cJSON_IsObject(d))
     rc = md_fail(eb, MD_ERR_FORMAT, "%s: metadata '%s' is not a JSON object", st->path,
                  MD_ST_DIGEST_KEY);
+  const char *header_sum = NULL;
   for (const cJSON *c = d ? d->child : NULL; c && rc == MD_OK; c = c->next) {
     const long i = find_sorted(st->by_name, st->n, c->string);
     const char *v = cJSON_IsString(c) ? c->valuestring : NULL;
-    if (i < 0)
+    const int is_header = !strcmp(c->string, "__metadata__");
+    if (v && strlen(v) == MD_ST_DIGEST_HEX &&
+        strspn(v, "0123456789abcdef") == MD_ST_DIGEST_HEX && is_header)
+      header_sum = v;
+    else if (is_header)
+      rc = md_fail(eb, MD_ERR_FORMAT, "%s: the checksum of the header is malformed", st->path);
+    else if (i < 0)
       rc = md_fail(eb, MD_ERR_FORMAT, "%s: a checksum names tensor '%s', which the file lacks",
                    st->path, c->string);
     else if (!v || strlen(v) != MD_ST_DIGEST_HEX || strspn(v, "0123456789abcdef") != MD_ST_DIGEST_HEX)
@@ -563,6 +646,29 @@ static md_status parse_digests(md_safetensors *st, md_errbuf *eb) {
   for (size_t i = 0; i < st->n && rc == MD_OK; ++i)
     if (!st->t[i].digest[0])
       rc = md_fail(eb, MD_ERR_FORMAT, "%s: tensor '%s' has no checksum", st->path, st->t[i].name);
+  if (rc == MD_OK && !header_sum)
+    rc = md_fail(eb, MD_ERR_FORMAT, "%s: the header has no checksum", st->path);
+  if (rc == MD_OK) {
+    hd_meta *hm = malloc((st->n_meta ? st->n_meta : 1) * sizeof *hm);
+    hd_tensor *ht = malloc((st->n ? st->n : 1) * sizeof *ht);
+    if (!hm || !ht) {
+      rc = md_fail(eb, MD_ERR_OUT_OF_MEMORY, "%s: out of memory", st->path);
+    } else {
+      for (size_t i = 0; i < st->n_meta; ++i) hm[i] = (hd_meta){st->meta[i].key, st->meta[i].value};
+      for (size_t i = 0; i < st->n; ++i) {
+        const st_entry *e = &st->t[i];
+        ht[i] = (hd_tensor){e->name, e->dtype, e->ndim, e->shape, e->begin, e->end};
+      }
+      char hd[MD_ST_DIGEST_HEX + 1];
+      header_digest(hm, st->n_meta, ht, st->n, hd);
+      if (strcmp(hd, header_sum))
+        rc = md_fail(eb, MD_ERR_FORMAT, "%s: the header (file bytes 8 to %lld: metadata, tensor "
+                     "names, shapes or offsets) does not match the checksum written with it: the "
+                     "file is damaged", st->path, (long long)st->data_start - 1);
+    }
+    free(hm);
+    free(ht);
+  }
   cJSON_Delete(d);
   return rc;
 }
@@ -764,6 +870,8 @@ md_status md_safetensors_read(md_safetensors *st, size_t i, void *dst, size_t ds
 }
 
 size_t md_safetensors_meta_count(const md_safetensors *st) { return st ? st->n_meta : 0; }
+
+int md_safetensors_checked(const md_safetensors *st) { return st && st->digests; }
 
 md_status md_safetensors_meta_at(const md_safetensors *st, size_t i, md_st_meta *out) {
   if (!st || !out || i >= st->n_meta) return MD_ERR_RANGE;

@@ -114,6 +114,7 @@ md_status md_model_load(md_model *m, const char *path, int with_optimizer, md_er
   md_safetensors *sf = NULL;
   md_status st = md_model_st_table(m, with_optimizer, table, cap, &n);
   if (st == MD_OK) st = md_safetensors_open(path, &sf, eb);
+  if (st == MD_OK) st = md_ckpt_require_checksums(sf, path, eb);
   /* the random streams first, into staging words, so that a bad stream
    * leaves the model untouched */
   const size_t n_rng = with_optimizer ? (size_t)m->n_reg : 0;

@@ -427,10 +427,11 @@ md_status md_trainer_resume(md_trainer *t, const char *path, md_errbuf *eb) {
   md_safetensors *f = NULL;
   md_status st = md_safetensors_open(path, &f, eb);
   if (st != MD_OK) return st;
+  st = md_ckpt_require_checksums(f, path, eb);
   int64_t epoch = 0, step = 0, steps = 0, sgd_steps = 0, correct = 0, seen = 0;
   double loss_sum = 0, seconds = 0;
   const char *fmt = md_safetensors_meta_get(f, MD_CKPT_KEY_FORMAT);
-  if (!fmt || strcmp(fmt, MD_CKPT_FORMAT_NAME) != 0)
+  if (st == MD_OK && (!fmt || strcmp(fmt, MD_CKPT_FORMAT_NAME) != 0))
     st = md_fail(eb, MD_ERR_FORMAT, "%s is not a maxdrop training checkpoint (format '%s')", path,
                  fmt ? fmt : "none");
   if (st == MD_OK) st = meta_same(f, path, MD_CKPT_KEY_MODEL, "model", t->model_json, eb);

@@ -58,6 +58,11 @@ done
 # Options may be spelled with '_' as in the reference train.py (--limit_test).
 run 1 eval --limit_test 3 --checkpoint "$tmp/no-such.safetensors"
 grep -q "no-such.safetensors" "$tmp/err" || fail "eval --limit_test: $(cat "$tmp/err")"
+run 1 eval --no_maxdrop_at_eval --checkpoint "$tmp/no-such.safetensors"
+run 2 eval --maxdrop-at-eval=1 --checkpoint "$tmp/no-such.safetensors"
+grep -q "takes no value" "$tmp/err" || fail "eval --maxdrop-at-eval=1: $(cat "$tmp/err")"
+run 2 apply maxdropout --in "$tmp/x.npy" --out "$tmp/y.npy" --mask_out
+grep -q -- "--mask-out" "$tmp/err" || fail "apply --mask_out: $(cat "$tmp/err")"
 # 'maxdrop help CMD' is 'maxdrop CMD --help'.
 run 0 help train
 grep -qi '^usage: maxdrop train' "$tmp/out" || fail "maxdrop help train: $(head -n 2 "$tmp/out")"

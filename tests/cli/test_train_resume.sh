@@ -98,4 +98,41 @@ set +e
 set -e
 [ $rc -eq 1 ] && grep -q "the file is damaged" "$tmp/x.log" ||
   fail "resume from a damaged checkpoint: exit $rc: $(cat "$tmp/x.log")"
+# Header damage (a value of the training history) and a checksum entry
+# renamed: both refused.
+cp "$tmp/good.safetensors" "$tmp/e/checkpoint.safetensors"
+"$PY" - "$tmp/e/checkpoint.safetensors" "$tmp/renamed.safetensors" <<'PYEOF'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", b[:8])[0]
+h = bytes(b[8:8 + n])
+i = h.index(b"maxdrop.sha256")
+r = bytearray(b)
+r[8 + i + 13] = ord("7")
+open(sys.argv[2], "wb").write(bytes(r))
+i = h.index(b"test_acc")
+j = i + h[i:].index(b"0.")
+b[8 + j] = ord("9")  # a history accuracy 0.x -> 9.x
+open(sys.argv[1], "wb").write(bytes(b))
+PYEOF
+set +e
+"$B" train --resume "$tmp/e" --epochs 3 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "the header (file bytes 8 to .*) does not match the checksum" "$tmp/x.log" ||
+  fail "resume from a checkpoint with a damaged header: exit $rc: $(cat "$tmp/x.log")"
+set +e
+"$B" eval --checkpoint "$tmp/renamed.safetensors" --data "$DATA" --limit-test 64 >/dev/null 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "carries no checksums" "$tmp/x.log" ||
+  fail "eval of a checkpoint without its checksum entry: exit $rc: $(cat "$tmp/x.log")"
+
+# A run whose checkpoint is lost (metrics.csv shows finished epochs) is not
+# silently restarted.
+rm "$tmp/e/checkpoint.safetensors"
+cp "$tmp/e/metrics.csv" "$tmp/metrics.before"
+set +e
+"$B" train --resume "$tmp/e" --epochs 3 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "checkpoint was lost" "$tmp/x.log" || fail "lost checkpoint: exit $rc: $(cat "$tmp/x.log")"
+cmp -s "$tmp/metrics.before" "$tmp/e/metrics.csv" || fail "a refused resume changed metrics.csv"
 echo "PASS: resumed runs are bit-identical to the straight run"

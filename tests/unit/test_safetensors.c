@@ -200,6 +200,8 @@ static void test_checksums(void **state) {
   md_safetensors *st = NULL;
   assert_int_equal(md_safetensors_open(p, &st, NULL), MD_OK);
   assert_int_equal(md_safetensors_meta_count(st), 1);
+  assert_int_equal(md_safetensors_checked(st), 1);
+  assert_int_equal(md_ckpt_require_checksums(st, p, NULL), MD_OK);
   assert_null(md_safetensors_meta_get(st, MD_ST_DIGEST_KEY));
   md_safetensors_close(st);
 
@@ -237,6 +239,41 @@ static void test_checksums(void **state) {
   assert_true(ib >= 0);
   assert_int_equal(md_safetensors_read(st, (size_t)ib, bias, sizeof bias, NULL), MD_OK);
   md_assert_floats_identical(bias, s.bias, 5);
+  md_safetensors_close(st);
+
+  /* Header damage: one byte of a metadata value ("maxdrop" -> "maxdrup"),
+   * and the checksum entry's key renamed (the file then claims to be a
+   * maxdrop checkpoint without checksums). */
+  assert_int_equal(md_safetensors_write(p, s.t, 5, meta, 1, NULL), MD_OK);
+  f = fopen(p, "r+b");
+  assert_non_null(f);
+  char hdr[4096];
+  const size_t hn = fread(hdr, 1, sizeof hdr - 1, f);
+  hdr[hn] = '\0';
+  char *at_val = strstr(hdr + 8, "\"maxdrop\""); /* the JSON holds no NUL */
+  assert_non_null(at_val);
+  assert_int_equal(fseek(f, (long)(at_val - hdr) + 6, SEEK_SET), 0);
+  fputc('u', f);
+  assert_int_equal(fclose(f), 0);
+  eb.msg[0] = '\0';
+  st = (md_safetensors *)1;
+  assert_int_equal(md_safetensors_open(p, &st, &eb), MD_ERR_FORMAT);
+  if (!strstr(eb.msg, "the header") || !strstr(eb.msg, "damaged")) fail_msg("message: %s", eb.msg);
+
+  assert_int_equal(md_safetensors_write(p, s.t, 5, meta, 1, NULL), MD_OK);
+  f = fopen(p, "r+b");
+  assert_non_null(f);
+  hdr[fread(hdr, 1, sizeof hdr - 1, f)] = '\0';
+  char *at_key = strstr(hdr + 8, MD_ST_DIGEST_KEY);
+  assert_non_null(at_key);
+  assert_int_equal(fseek(f, (long)(at_key - hdr) + 13, SEEK_SET), 0);
+  fputc('7', f); /* maxdrop.sha256 -> maxdrop.sha257 */
+  assert_int_equal(fclose(f), 0);
+  assert_int_equal(md_safetensors_open(p, &st, NULL), MD_OK);
+  assert_int_equal(md_safetensors_checked(st), 0);
+  eb.msg[0] = '\0';
+  assert_int_equal(md_ckpt_require_checksums(st, p, &eb), MD_ERR_FORMAT);
+  if (!strstr(eb.msg, "carries no checksums")) fail_msg("message: %s", eb.msg);
   md_safetensors_close(st);
 
   /* A caller cannot write the checksum key. */
