@@ -1,4 +1,8 @@
 #!/usr/bin/python3
+
+Checksums: files written here carry maxdrop's SHA-256 checksums of the header
+and of every tensor (metadata "maxdrop.sha256"); reading checks them when
+present and refuses a "format": "maxdrop" file without them.
 """maxdrop checkpoints <-> PyTorch state_dicts.
 
 Usage (run with Debian's /usr/bin/python3, which has python3-torch):
