@@ -1,8 +1,4 @@
 #!/usr/bin/python3
-
-Checksums: files written here carry maxdrop's SHA-256 checksums of the header
-and of every tensor (metadata "maxdrop.sha256"); reading checks them when
-present and refuses a "format": "maxdrop" file without them.
 """maxdrop checkpoints <-> PyTorch state_dicts.
 
 Usage (run with Debian's /usr/bin/python3, which has python3-torch):
@@ -39,6 +35,10 @@ to an 8-byte boundary and 8-byte dtypes come first in the data section.
 In a maxdrop checkpoint, tensors named "optimizer.momentum_buffer.<param>"
 hold SGD momentum buffers and "rng.<stream>" random-stream states (U64); the
 rest are the model's state_dict entries.
+
+Checksums: files written here carry maxdrop's SHA-256 checksums of the header
+and of every tensor (metadata "maxdrop.sha256"); reading checks them when
+present and refuses a "format": "maxdrop" file without them.
 """
 import argparse
 import collections
