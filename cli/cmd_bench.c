@@ -6,7 +6,7 @@
 #include "bench.h"
 #include "cli.h"
 
-static const char usage_text[] =
+static const char usage_maxdropout[] =
     "usage: maxdrop bench maxdropout [--threads N] [--reps R] [--batch B] [--unaligned]\n"
     "\n"
     "Measures the machine's memory-copy bandwidth (memcpy of 256 MiB with the\n"
@@ -25,8 +25,9 @@ static const char usage_text[] =
     "  --reps R     timed repetitions, the median is reported (default 20)\n"
     "  --batch B    batch size (default 128)\n"
     "  --unaligned  tensors 16 bytes past a 64-byte boundary (default: aligned)\n"
-    "  --help       this text\n"
-    "\n"
+    "  --help       this text\n";
+
+static const char usage_train_step[] =
     "usage: maxdrop bench train-step [--model resnet18|wrn] [--width W] [--depth D]\n"
     "                                [--widen K] [--classes C] [--batch B] [--threads N]\n"
     "                                [--steps S] [--reg none|maxdropout|dropout]\n"
@@ -52,8 +53,9 @@ static const char usage_text[] =
     "  --threads N  OpenMP threads (default: OMP_NUM_THREADS or all cores)\n"
     "  --steps S    timed steps (default 5)\n"
     "  --reg R      regularizer: none (default), maxdropout, dropout\n"
-    "  --rate R     its rate (default 0.3)\n"
-    "\n"
+    "  --rate R     its rate (default 0.3)\n";
+
+static const char usage_loader[] =
     "usage: maxdrop bench loader [--data DIR] [--batch B] [--epochs E] [--limit N]\n"
     "                            [--cutout] [--random-erasing]\n"
     "\n"
@@ -75,10 +77,11 @@ static const char usage_text[] =
 
 /* Splits argv[i] ("--name=value" or "--name") into *a (the name) and *v (the
  * value or NULL); 1 when it asks for help, which is then printed. */
-static int split_arg(const char *arg, char *name, size_t cap, const char **a, const char **v) {
+static int split_arg(const char *arg, char *name, size_t cap, const char **a, const char **v,
+                     const char *usage) {
   *a = md_cli_split_flag(arg, name, cap, v);
   if (strcmp(*a, "--help") && strcmp(*a, "-h")) return 0;
-  fputs(usage_text, stdout);
+  fputs(usage, stdout);
   return 1;
 }
 
@@ -90,7 +93,7 @@ static int bench_train_step(int argc, char **argv) {
   for (int i = 2; i < argc; ++i) {
     char name[64];
     const char *a, *v;
-    if (split_arg(argv[i], name, sizeof name, &a, &v)) return 0;
+    if (split_arg(argv[i], name, sizeof name, &a, &v, usage_train_step)) return 0;
     static const char *const known[] = {"--model", "--reg",     "--rate",    "--width",
                                         "--depth", "--widen",   "--classes", "--batch",
                                         "--threads", "--steps"};
@@ -159,7 +162,7 @@ static int bench_loader(int argc, char **argv) {
   for (int i = 2; i < argc; ++i) {
     char name[64];
     const char *a, *v;
-    if (split_arg(argv[i], name, sizeof name, &a, &v)) return 0;
+    if (split_arg(argv[i], name, sizeof name, &a, &v, usage_loader)) return 0;
     int *flag = !strcmp(a, "--cutout")           ? &o.cutout
                 : !strcmp(a, "--random-erasing") ? &o.erasing
                                                  : NULL;
@@ -194,7 +197,7 @@ int md_cmd_bench(int argc, char **argv) {
   if (argc < 2)
     return md_cli_usage_error("bench", "which benchmark? (maxdropout, train-step, loader)");
   if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-    fputs(usage_text, stdout);
+    printf("%s\n%s\n%s", usage_maxdropout, usage_train_step, usage_loader);
     return 0;
   }
   if (!strcmp(argv[1], "train-step")) return bench_train_step(argc, argv);
@@ -206,7 +209,7 @@ int md_cmd_bench(int argc, char **argv) {
   for (int i = 2; i < argc; ++i) {
     char name[64];
     const char *a, *v;
-    if (split_arg(argv[i], name, sizeof name, &a, &v)) return 0;
+    if (split_arg(argv[i], name, sizeof name, &a, &v, usage_maxdropout)) return 0;
     if (!strcmp(a, "--unaligned")) {
       if (v) return md_cli_usage_error("bench", "--unaligned takes no value");
       offset = 4;

@@ -72,7 +72,7 @@ static int dispatch(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "help")) {
-    if (argc > 2) { /* maxdrop help train = maxdrop train --help */
+    if (argc > 2 && strcmp(argv[2], "help") != 0) { /* maxdrop help train = train --help */
       char help[] = "--help";
       char *args[] = {argv[2], help, NULL};
       for (int i = 0; i < n_commands; ++i)

@@ -7,6 +7,9 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 
 "$bin" bench --help | grep -q "maxdrop bench maxdropout" || fail "bench --help"
 "$bin" bench maxdropout --help | grep -q -- "--threads" || fail "bench maxdropout --help"
+# each benchmark's --help describes that benchmark only
+! "$bin" bench maxdropout --help | grep -q "bench loader" || fail "bench maxdropout --help shows others"
+"$bin" bench loader --help | grep -q "^usage: maxdrop bench loader" || fail "bench loader --help"
 "$bin" --help | grep -q "bench" || fail "bench missing from the command list"
 
 expect_usage() {

@@ -67,6 +67,8 @@ grep -q -- "--mask-out" "$tmp/err" || fail "apply --mask_out: $(cat "$tmp/err")"
 run 0 help train
 grep -qi '^usage: maxdrop train' "$tmp/out" || fail "maxdrop help train: $(head -n 2 "$tmp/out")"
 run 2 help no-such-command
+run 0 help help
+grep -qi '^usage: maxdrop <command>' "$tmp/out" || fail "maxdrop help help: $(head -n 1 "$tmp/out")"
 # Output that cannot be written is a failure with a message, not a silent success.
 if [ -w /dev/full ]; then
   rc=0
