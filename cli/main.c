@@ -33,7 +33,9 @@ static void usage(FILE *f) {
         f);
   for (int i = 0; i < n_commands; ++i)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fputs("\n'maxdrop <command> --help' describes a command's options.\n", f);
+  fputs("\n'maxdrop <command> --help' (or 'maxdrop help <command>') describes a command's\n"
+        "options.\n",
+        f);
 }
 
 /* OpenBLAS chooses its kernels when it loads; if it fell back to generic

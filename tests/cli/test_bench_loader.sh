@@ -36,6 +36,11 @@ set -e
 [ $rc -eq 1 ] || fail "missing data folder exited $rc, want 1"
 grep -q "nowhere" "$tmp/err" || fail "missing data folder: message does not name it: $(cat "$tmp/err")"
 
+# A limit above the training set's size times all of it and says so.
+out=$("$bin" bench loader --data "$data" --limit 60000 --batch 500 --epochs 1 2>"$tmp/err")
+grep -q "60000 is more than the 50000 training images" "$tmp/err" || fail "no note on --limit 60000: $(cat "$tmp/err")"
+[ "$(grep -c '"images":50000,' <<<"$out")" -eq 2 ] || fail "--limit 60000 did not time 50000 images: $out"
+
 out=$("$bin" bench loader --data "$data" --limit 300 --batch=64 --epochs 1 --cutout --random-erasing)
 ref=$("$py" "$src/tools/bench_loader_torch.py" --data "$data" --limit 300 --batch 64 --epochs 1)
 "$py" - "$out" "$ref" <<'PY'
