@@ -74,9 +74,10 @@ static int load_folder(const char *cmd, const md_run_options *o, const char *dir
   }
   const md_image_folder *f = &out->folder;
   if (f->n_resized > 0)
-    fprintf(stderr, "maxdrop %s: %s: %lld of %lld images were not 32 x 32; their central square "
+    fprintf(stderr, "maxdrop %s: %s: %lld of %lld images %s not 32 x 32; their central square "
             "was scaled to 32 x 32 (--resize)\n",
-            cmd, out->split_dir, (long long)f->n_resized, (long long)f->n);
+            cmd, out->split_dir, (long long)f->n_resized, (long long)f->n,
+            f->n_resized == 1 ? "was" : "were");
   if (f->n_skipped > 0)
     fprintf(stderr, "maxdrop %s: %s: skipped %lld file%s that %s not an image in a class folder, "
             "such as %s\n",
@@ -101,6 +102,11 @@ int md_cli_load_dataset(const char *cmd, const md_run_options *o, const char *di
   }
   const uint8_t *images = folder ? out->folder.images : out->cifar.images;
   int64_t n = folder ? out->folder.n : out->cifar.n;
+  if (limit > n)
+    fprintf(stderr, "maxdrop %s: --limit-%s %lld is more than the %lld %s images; using all of "
+            "them\n",
+            cmd, split == MD_CIFAR_TRAIN ? "train" : "test", limit, (long long)n,
+            split == MD_CIFAR_TRAIN ? "training" : "test");
   if (limit > 0 && limit < n) n = limit;
   out->labels = malloc((size_t)(n > 0 ? n : 1) * sizeof *out->labels);
   if (!out->labels) {
@@ -113,6 +119,18 @@ int md_cli_load_dataset(const char *cmd, const md_run_options *o, const char *di
   out->data.labels = out->labels;
   out->data.n = n;
   return 0;
+}
+
+const char *md_cli_run_data_dir(const char *cmd, const md_run_options *o) {
+  const char *recorded = o->data[0] ? o->data : o->data_root;
+  if (!recorded[0]) return NULL;
+  if (o->dataset == MD_DATASET_FOLDER) return recorded;
+  struct stat sb;
+  if (stat(recorded, &sb) == 0 && S_ISDIR(sb.st_mode)) return recorded;
+  fprintf(stderr, "maxdrop %s: the run's data folder %s is gone; searching for the data "
+          "(--data names another folder)\n",
+          cmd, recorded);
+  return NULL;
 }
 
 void md_cli_dataset_free(md_cli_dataset *d) {

@@ -23,9 +23,10 @@ static const char usage_text[] =
     "\n"
     "options:\n"
     "  --checkpoint FILE     a checkpoint.safetensors of a run folder\n"
-    "  --data DIR            data folder (default: $MAXDROP_DATA, ./data,\n"
-    "                        ../shared/data, the first that has the data set; for\n"
-    "                        an image folder run, the --data it was trained with)\n"
+    "  --data DIR            data folder (default: the one the run was trained\n"
+    "                        with, recorded in the checkpoint; if it is gone,\n"
+    "                        $MAXDROP_DATA, ./data, ../shared/data, the first that\n"
+    "                        has the data set)\n"
     "  --maxdrop-at-eval     MaxDropout active at test time (reference code);\n"
     "  --no-maxdrop-at-eval  ... or not; default: as the run was trained\n"
     "  --limit-test N        the first N test images (default: all)\n"
@@ -117,8 +118,8 @@ int md_cmd_eval(int argc, char **argv) {
     return md_cli_usage_error(CMD, "--maxdrop-at-eval: this network has no MaxDropout");
   }
   if (batch > 0) o.batch_size = (int)batch;
-  /* An image folder run reads the folder it was trained on unless told otherwise. */
-  if (!data && o.dataset == MD_DATASET_FOLDER) data = o.data;
+  /* The data the run was trained with, unless told otherwise. */
+  if (!data) data = md_cli_run_data_dir(CMD, &o);
 
   md_cli_dataset test;
   char root[MD_OPT_PATH];

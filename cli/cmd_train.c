@@ -8,8 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <omp.h>
 
@@ -169,6 +172,30 @@ static int write_text(const char *dir, const char *name, const char *text) {
   return 0;
 }
 
+static void close_fd(int fd) {
+  if (fd >= 0) close(fd);
+}
+
+/* Holds an exclusive lock on the run folder for as long as this process
+ * runs (the kernel drops it when the process ends, however it ends): a
+ * second 'maxdrop train' on the same folder is refused instead of writing
+ * over the first one's files. 0, or an exit code after the message. */
+static int lock_run_dir(const char *dir, int *fd_out) {
+  const int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return md_cli_error(CMD, "cannot open the run folder %s: %s", dir, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    close(fd);
+    if (e == EWOULDBLOCK)
+      return md_cli_error(CMD, "%s is in use by another 'maxdrop train' (wait for it to end, "
+                          "or stop it with Ctrl-C or SIGTERM)", dir);
+    return md_cli_error(CMD, "cannot lock the run folder %s: %s", dir, strerror(e));
+  }
+  *fd_out = fd;
+  return 0;
+}
+
 static void default_out(const md_run_options *o, char *out, size_t cap) {
   char stamp[32];
   const time_t now = time(NULL);
@@ -267,6 +294,7 @@ int md_cmd_train(int argc, char **argv) {
   }
 
   const char *resume = others[O_RESUME].value;
+  int data_given = 0, lock_fd = -1, created_dir = 0;
   char run_dir[MD_OPT_PATH];
   char *config_text = NULL;
   char *resume_text = NULL; /* the run's config.json when resuming */
@@ -274,18 +302,24 @@ int md_cmd_train(int argc, char **argv) {
     if (!*resume) return md_cli_usage_error(CMD, "--resume needs a run folder");
     /* Only a few options may change on resuming. */
     char *save = NULL;
-    for (char *g = strtok_r(given, ",", &save); g; g = strtok_r(NULL, ",", &save))
-      if (!md_opts_resumable(g))
+    for (char *g = strtok_r(given, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+      if (!strcmp(g, "data")) data_given = 1;
+      if (!md_opts_resumable(g)) {
+        for (char *c = g; *c; ++c)
+          if (*c == '_') *c = '-';
         return md_cli_usage_error(CMD,
                                   "--resume continues a run with its own settings; only --epochs, "
-                                  "--threads and --data may be given (not '%s')",
+                                  "--threads and --data may be given (not '--%s')",
                                   g);
+      }
+    }
     char path[MD_OPT_PATH + 64], err[MD_OPT_PATH + 512];
     snprintf(path, sizeof path, "%s/config.json", resume);
     char *text = read_text(path, err, sizeof err);
-    if (!text)
+    if (!text) {
       return md_cli_error(CMD, "cannot resume: %s (is %s a run folder of 'maxdrop train'?)", err,
                           resume);
+    }
     if (md_opts_from_json(&o, text, err, sizeof err) != 0) {
       free(text);
       return md_cli_error(CMD, "cannot resume: %s: %s", path, err);
@@ -312,15 +346,19 @@ int md_cmd_train(int argc, char **argv) {
 
   /* Data. */
   md_cli_dataset train, test;
+  memset(&train, 0, sizeof train);
   memset(&test, 0, sizeof test);
   md_model *model = NULL;
   md_trainer *tr = NULL;
   md_errbuf eb;
   md_errbuf_clear(&eb);
   char root[MD_OPT_PATH];
-  if ((rc = md_cli_load_dataset(CMD, &o, o.data, MD_CIFAR_TRAIN, o.limit_train, &train, root,
+  if (resume && (rc = lock_run_dir(run_dir, &lock_fd))) goto done;
+  /* A resumed run reads the data it was started with, unless --data is given. */
+  const char *data_dir = resume && !data_given ? md_cli_run_data_dir(CMD, &o) : o.data;
+  if ((rc = md_cli_load_dataset(CMD, &o, data_dir, MD_CIFAR_TRAIN, o.limit_train, &train, root,
                                 sizeof root)) ||
-      (rc = md_cli_load_dataset(CMD, &o, o.data, MD_CIFAR_TEST, o.limit_test, &test, NULL, 0)))
+      (rc = md_cli_load_dataset(CMD, &o, data_dir, MD_CIFAR_TEST, o.limit_test, &test, NULL, 0)))
     goto done;
   if (o.dataset == MD_DATASET_FOLDER) {
     /* The test classes must be the training classes; a resumed run keeps its own. */
@@ -349,9 +387,18 @@ int md_cmd_train(int argc, char **argv) {
                    "choose another --out", run_dir, run_dir);
       goto done;
     }
+    struct stat sb;
+    created_dir = stat(run_dir, &sb) != 0;
     const int e = mkdir_p(run_dir);
     if (e) {
       md_cli_error(CMD, "cannot create the run folder %s: %s", run_dir, strerror(e));
+      goto done;
+    }
+    if (lock_run_dir(run_dir, &lock_fd)) goto done;
+    /* A second process may have started this run between the check and the lock. */
+    if (file_exists(run_dir, "config.json")) {
+      created_dir = 0;
+      md_cli_error(CMD, "%s already holds a run; choose another --out", run_dir);
       goto done;
     }
     snprintf(o.out, sizeof o.out, "%s", run_dir);
@@ -362,10 +409,9 @@ int md_cmd_train(int argc, char **argv) {
     md_cli_error(CMD, "out of memory");
     goto done;
   }
-  /* A resumed run's config.json is rewritten only once the resume is accepted. */
-  if (!resume && write_text(run_dir, "config.json", config_text)) goto done;
-
-  /* Model and trainer. */
+  /* Model and trainer; config.json is written once they exist (a run that
+   * cannot start leaves nothing behind) and, when resuming, once the
+   * checkpoint is accepted. */
   const md_model_config mc = md_opts_model_config(&o);
   md_status st = md_model_config_check(&mc, &eb);
   if (st == MD_OK) st = md_model_create(&mc, o.batch_size, o.seed, &model, &eb);
@@ -383,7 +429,10 @@ int md_cmd_train(int argc, char **argv) {
     md_cli_status_error(CMD, "cannot set up training", st, &eb);
     goto done;
   }
-  if (resume) {
+  if (!resume) {
+    if (write_text(run_dir, "config.json", config_text)) goto done;
+    created_dir = 0;
+  } else {
     if (file_exists(run_dir, MD_TRAIN_CHECKPOINT_FILE)) {
       st = md_trainer_resume(tr, md_trainer_checkpoint_path(tr), &eb);
       if (st != MD_OK) {
@@ -407,14 +456,16 @@ int md_cmd_train(int argc, char **argv) {
   md_opts_describe_data(&o, data_desc, sizeof data_desc);
   fprintf(stderr,
           "maxdrop train: %s (%lld parameters), %s %lld training / %lld test images from %s\n"
-          "  %d epochs, batch %d, lr %g, %d threads%s; run folder %s\n",
+          "  %d epoch%s, batch %d, lr %g, %d thread%s%s; run folder %s\n",
           desc, (long long)md_model_param_count(model), data_desc,
-          (long long)train.data.n, (long long)test.data.n, root, o.epochs, o.batch_size, o.lr,
-          omp_get_max_threads(), o.preset ? (o.preset == MD_PRESET_QUICK ? ", preset quick" : ", preset paper") : "",
+          (long long)train.data.n, (long long)test.data.n, root, o.epochs, o.epochs == 1 ? "" : "s",
+          o.batch_size, o.lr, omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", o.preset ? (o.preset == MD_PRESET_QUICK ? ", preset quick" : ", preset paper") : "",
           run_dir);
   if (resume)
-    fprintf(stderr, "  resuming after %d epochs and %lld steps of the next\n",
-            md_trainer_epochs_done(tr), (long long)md_trainer_step_in_epoch(tr));
+    fprintf(stderr, "  resuming after %d epoch%s and %lld step%s of the next\n",
+            md_trainer_epochs_done(tr), md_trainer_epochs_done(tr) == 1 ? "" : "s",
+            (long long)md_trainer_step_in_epoch(tr),
+            md_trainer_step_in_epoch(tr) == 1 ? "" : "s");
 
   train_ui ui;
   md_progress_init(&ui.progress, pmode, o.batch_size, train.data.n, test.data.n);
@@ -476,6 +527,9 @@ int md_cmd_train(int argc, char **argv) {
   rc = 0;
 
 done:
+  /* A new run that failed before it started leaves no empty folder. */
+  if (created_dir) (void)rmdir(run_dir);
+  close_fd(lock_fd);
   md_trainer_free(tr);
   md_model_free(model);
   free(config_text);

@@ -365,7 +365,8 @@ int md_opts_num_classes(const md_run_options *o) {
 }
 void md_opts_describe_data(const md_run_options *o, char *buf, size_t cap) {
   if (o->dataset == MD_DATASET_FOLDER)
-    snprintf(buf, cap, "image folder of %d classes%s", o->num_classes,
+    snprintf(buf, cap, "image folder of %d class%s%s", o->num_classes,
+             o->num_classes == 1 ? "" : "es",
              o->resize ? " (resized to 32 x 32)" : "");
   else snprintf(buf, cap, "%s", o->dataset == MD_DATASET_CIFAR100 ? "CIFAR-100" : "CIFAR-10");
 }
@@ -565,6 +566,10 @@ int md_opts_from_json(md_run_options *o, const char *text, char *err, size_t cap
       o->num_classes = (int)v->valuedouble;
     }
   }
+  /* Where the run found its data (absent from old configurations). */
+  const cJSON *root = cJSON_GetObjectItemCaseSensitive(j, "data_root");
+  if (rc == 0 && cJSON_IsString(root) && strlen(root->valuestring) < MD_OPT_PATH)
+    strcpy(o->data_root, root->valuestring);
   cJSON_Delete(j);
   return rc;
 }

@@ -47,6 +47,9 @@ typedef struct md_run_options {
   long long limit_train, limit_test; /* 0: every image */
   char data[MD_OPT_PATH]; /* "" : the search order */
   char out[MD_OPT_PATH];  /* "" : runs/<time>-<dataset>-<model>-<reg> */
+  /* Not a flag: read from a run's config.json, the folder its data was found
+   * in ("" when unknown). */
+  char data_root[MD_OPT_PATH];
 } md_run_options;
 
 /* The paper's protocol (the defaults). */
@@ -83,7 +86,8 @@ int md_opts_check(const md_run_options *o, const char *cmd);
  * md_opts_num_classes(o) names as "class_names". */
 char *md_opts_to_json(const md_run_options *o, const char *data_root, const char *version,
                       char *const *class_names);
-/* 0, or -1 with a message in err. Reads num_classes for an image folder. */
+/* 0, or -1 with a message in err. Reads num_classes for an image folder and
+ * data_root when present. */
 int md_opts_from_json(md_run_options *o, const char *text, char *err, size_t err_cap);
 /* The "class_names" list of a configuration: *names (malloc'd strings in a
  * malloc'd array, *count of them), or NULL and 0 when it has none. 0, or -1
@@ -131,6 +135,13 @@ int md_cli_load_dataset(const char *cmd, const md_run_options *o, const char *di
                         md_cifar_split split, long long limit, md_cli_dataset *out, char *root,
                         size_t root_cap);
 void md_cli_dataset_free(md_cli_dataset *d);
+
+/* The data folder of a command on an existing run (eval, train --resume)
+ * given no --data: the folder the run named (--data) or, when it searched,
+ * the one where it found its data, as long as that folder exists; NULL (the
+ * usual search) otherwise, with a note on stderr when the recorded folder is
+ * gone. An image-folder run always gets its folder back. */
+const char *md_cli_run_data_dir(const char *cmd, const md_run_options *o);
 
 /* Whether two lists of class names (each in strcmp order) are the same. 0,
  * or an exit code after a message naming the first difference; a_what and

@@ -95,7 +95,8 @@ bad "--limit-train needs a whole number" --limit-train -5
 bad "MaxDropout options need --reg maxdropout" --reg none --maxdrop-v2
 bad "--progress must be" --progress loud
 bad "--inject-nan-at needs a step number" --inject-nan-at 0
-bad "only --epochs, --threads and --data may be given (not 'width')" --resume "$tmp" --width 8
+bad "only --epochs, --threads and --data may be given (not '--width')" --resume "$tmp" --width 8
+bad "(not '--learning-rate')" --resume "$tmp" --lr 0.1
 
 # Environment errors: exit 1 and a message naming the place.
 env_bad() { # pattern args...

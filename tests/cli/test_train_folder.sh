@@ -126,7 +126,7 @@ grep -q -- "--resize" "$tmp/err.txt" || fail "the size error does not mention --
 [ -e "$tmp/x/config.json" ] && fail "a refused data set still wrote a run"
 "$B" train --dataset folder --data "$R" --resize "${SMALL[@]}" --epochs 1 --out "$tmp/rs" \
   >"$tmp/out.txt" 2>"$tmp/err.txt" || { cat "$tmp/err.txt"; fail "training with --resize failed"; }
-grep -qF "$R/train: 1 of 7 images were not 32 x 32" "$tmp/err.txt" || fail "no resize note: $(cat "$tmp/err.txt")"
+grep -qF "$R/train: 1 of 7 images was not 32 x 32" "$tmp/err.txt" || fail "no resize note: $(cat "$tmp/err.txt")"
 [ "$(json_field "$tmp/rs/config.json" resize)" = true ] || fail "config resize true"
 "$B" eval --checkpoint "$tmp/rs/checkpoint.safetensors" --progress off >"$tmp/eval.txt" ||
   fail "eval of the --resize run failed"
