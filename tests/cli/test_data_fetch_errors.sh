@@ -84,9 +84,10 @@ expect 1 "cannot fetch CIFAR-100; tried:" \
   fetch cifar100 --dir "$T/d1"
 grep -qF "npm" "$T/err.txt" && fail "CIFAR-100 tried npm"
 nothing_left "$T/d1"
-# The data folder is created when missing (and left empty on failure).
+# The data folder is created when missing, and removed again on failure.
 expect 1 "tried:" -- fetch cifar100 --dir "$T/new/deeper"
-nothing_left "$T/new/deeper"
+checks=$((checks + 1))
+[ ! -e "$T/new" ] || fail "a failed fetch left the folders it created: $(find "$T/new")"
 
 # --- neither curl nor npm installed ---------------------------------------
 checks=$((checks + 1))
@@ -130,6 +131,41 @@ expect 1 "maxdrop data: verify: there is no folder $T/nowhere/cifar-10-batches-b
   verify cifar10 --dir="$T/nowhere"
 checks=$((checks + 1))
 [ "$(wc -l <"$T/err.txt")" -eq 1 ] || fail "verify of a missing folder: $(cat "$T/err.txt")"
+
+# --- interrupted fetches ----------------------------------------------------
+# SIGTERM while curl runs (a stand-in that waits): curl is stopped, the work
+# folder removed, exit status 143 with a message.
+mkdir -p "$T/fakebin" "$T/d4"
+printf '#!/bin/sh\ntouch "%s"\nexec sleep 60\n' "$T/curl-started" >"$T/fakebin/curl"
+chmod +x "$T/fakebin/curl"
+PATH="$T/fakebin:$PATH" "$BIN" data fetch cifar10 --dir "$T/d4" --source official \
+  >"$T/out.txt" 2>"$T/err.txt" &
+pid=$!
+for _ in $(seq 100); do
+  [ -e "$T/curl-started" ] && break
+  sleep 0.1
+done
+kill -TERM $pid
+wait $pid
+rc=$?
+checks=$((checks + 1))
+[ $rc -eq 143 ] || fail "fetch stopped by SIGTERM: exit $rc, want 143: $(cat "$T/err.txt")"
+grep -qF "stopped by SIGTERM; the unfinished download was removed" "$T/err.txt" ||
+  fail "fetch stopped by SIGTERM: $(cat "$T/err.txt")"
+nothing_left "$T/d4"
+# A work folder left by a fetch killed outright is removed by the next one;
+# one whose fetch still runs (it holds the folder's lock) is not.
+mkdir -p "$T/d4/.maxdrop-fetch-old1" "$T/d4/.maxdrop-fetch-busy"
+echo partial >"$T/d4/.maxdrop-fetch-old1/cifar-10-binary.tar.gz"
+checks=$((checks + 1))
+MD_CIFAR_MIRROR="file://$T/mirror" flock "$T/d4/.maxdrop-fetch-busy" \
+  "$BIN" data fetch cifar10 --dir "$T/d4" --source official >"$T/out.txt" 2>"$T/err.txt"
+rc=$?
+[ $rc -eq 1 ] || fail "fetch with left-over work folders: exit $rc, want 1"
+grep -qF "removing $T/d4/.maxdrop-fetch-old1, left by an interrupted fetch" "$T/err.txt" ||
+  fail "no note on the left-over work folder: $(cat "$T/err.txt")"
+[ ! -e "$T/d4/.maxdrop-fetch-old1" ] || fail "the left-over work folder is still there"
+[ -d "$T/d4/.maxdrop-fetch-busy" ] || fail "the work folder of a running fetch was removed"
 
 echo "$((checks - fails)) passed, $fails failed"
 [ $fails -eq 0 ]
