@@ -87,7 +87,7 @@ int md_bench_loader(const md_bench_loader_opts *o, FILE *out) {
   if (st != MD_OK) return md_cli_status_error("bench", "cannot load the training set", st, &eb);
   const int64_t n = o->limit > 0 && o->limit < d.n ? o->limit : d.n;
   if (o->limit > d.n)
-    fprintf(stderr, "bench: --limit %d is more than the %lld training images; timing all of them\n",
+    fprintf(stderr, "maxdrop bench: --limit %d is more than the %lld training images; timing all of them\n",
             o->limit, (long long)d.n);
   int32_t *labels = malloc((size_t)n * sizeof *labels);
   int rc = 0;

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "maxdrop/cifar.h"
@@ -106,6 +107,9 @@ int md_cmd_visualize(int argc, char **argv) {
     }
     if (missing) return md_cli_usage_error(CMD, "%s needs a value", a);
   }
+  const size_t out_len = strlen(out_path);
+  if (out_len < 4 || strcasecmp(out_path + out_len - 4, ".png") != 0)
+    return md_cli_usage_error(CMD, "--out names a PNG file (FILE.png), not '%s'", out_path);
   if (image_path && (data_dir || index_given))
     return md_cli_usage_error(CMD, "--image cannot be combined with --data or --index");
   if (!*out_path) return md_cli_usage_error(CMD, "--out needs a file name");

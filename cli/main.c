@@ -16,13 +16,13 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"apply", md_cmd_apply, "apply a regularizer to a .npy tensor (forward, backward)"},
-    {"version", md_cmd_version, "print the version"},
-    {"bench", md_cmd_bench, "measure kernel throughput (JSON lines)"},
-    {"visualize", md_cmd_visualize, "draw the paper's Figure 1 (Dropout vs MaxDropout) as a PNG"},
-    {"data", md_cmd_data, "fetch and verify the CIFAR datasets"},
     {"train", md_cmd_train, "train a network on CIFAR-10/100 (paper protocol or a preset)"},
     {"eval", md_cmd_eval, "test accuracy and per-class accuracy of a checkpoint"},
+    {"data", md_cmd_data, "fetch and verify the CIFAR datasets"},
+    {"apply", md_cmd_apply, "apply a regularizer to a .npy tensor (forward, backward)"},
+    {"visualize", md_cmd_visualize, "draw the paper's Figure 1 (Dropout vs MaxDropout) as a PNG"},
+    {"bench", md_cmd_bench, "measure kernel throughput (JSON lines)"},
+    {"version", md_cmd_version, "print the version"},
 };
 enum { n_commands = sizeof commands / sizeof commands[0] };
 
@@ -74,7 +74,13 @@ static int dispatch(int argc, char **argv) {
     return 0;
   }
   if (!strcmp(argv[1], "help")) {
-    if (argc > 2 && strcmp(argv[2], "help") != 0) { /* maxdrop help train = train --help */
+    if (argc > 3) {
+      fprintf(stderr, "maxdrop help: one command at a time, not '%s'\n\n", argv[3]);
+      usage(stderr);
+      return 2;
+    }
+    if (argc > 2 && strcmp(argv[2], "help") != 0 && strcmp(argv[2], "--help") != 0 &&
+        strcmp(argv[2], "-h") != 0) { /* maxdrop help train = train --help */
       char help[] = "--help";
       char *args[] = {argv[2], help, NULL};
       for (int i = 0; i < n_commands; ++i)

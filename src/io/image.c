@@ -81,6 +81,12 @@ md_status md_image_load(const char *path, int channels, md_image *out, md_errbuf
         return md_fail(eb, MD_ERR_UNSUPPORTED,
                        "image %s is %lu x %lu pixels; at most %d per side is supported", path,
                        pw, ph, (int)MD_IMAGE_MAX_SIDE);
+      /* stb decodes a PNG of at most 2^30 bytes of pixels (up to 4 per pixel). */
+      if ((double)pw * (double)ph * 4.0 > (double)(1u << 30))
+        return md_fail(eb, MD_ERR_UNSUPPORTED,
+                       "image %s is %lu x %lu pixels, too large to decode (at most 2^28 "
+                       "pixels with an alpha channel, 2^30 / 3 without)",
+                       path, pw, ph);
     }
     if (kind)
       return md_fail(eb, MD_ERR_FORMAT,

@@ -69,6 +69,10 @@ grep -qi '^usage: maxdrop train' "$tmp/out" || fail "maxdrop help train: $(head 
 run 2 help no-such-command
 run 0 help help
 grep -qi '^usage: maxdrop <command>' "$tmp/out" || fail "maxdrop help help: $(head -n 1 "$tmp/out")"
+run 0 help --help
+grep -qi '^usage: maxdrop <command>' "$tmp/out" || fail "maxdrop help --help: $(head -n 1 "$tmp/out")"
+run 2 help train extra
+grep -q "one command at a time, not 'extra'" "$tmp/err" || fail "maxdrop help train extra: $(head -n 1 "$tmp/err")"
 # Output that cannot be written is a failure with a message, not a silent success.
 if [ -w /dev/full ]; then
   rc=0

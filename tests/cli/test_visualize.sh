@@ -131,7 +131,12 @@ run 1 "$MAXDROP_BIN" visualize --index 3 --out idx.png
 has err "--index needs the CIFAR test set"
 [ ! -e idx.png ] || fail "--index without data wrote idx.png"
 # an output that cannot be written fails before any work, naming the option
-mkdir -p outdir
-run 1 "$MAXDROP_BIN" visualize --image src.png --out outdir
-has err "--out: cannot write outdir: it is a folder"
+mkdir -p outdir.png
+run 1 "$MAXDROP_BIN" visualize --image src.png --out outdir.png
+has err "--out: cannot write outdir.png: it is a folder"
+# the output is a PNG: another file name is refused before any work
+run 2 "$MAXDROP_BIN" visualize --image src.png --out f.jpg
+has err "--out names a PNG file (FILE.png), not 'f.jpg'"
+[ ! -e f.jpg ] || fail "--out f.jpg wrote a file"
+run 0 "$MAXDROP_BIN" visualize --image src.png --out F.PNG
 echo "PASS: visualize figures and errors"

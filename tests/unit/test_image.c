@@ -142,6 +142,19 @@ static void test_errors(void **state) {
   fclose(f);
   assert_int_equal(md_image_load(path, 3, &img, &eb), MD_ERR_UNSUPPORTED);
   assert_contains(eb.msg, "100000 x 100000 pixels");
+  /* 30000 x 30000 (0x7530): within the side limit, beyond what stb decodes. */
+  unsigned char big[sizeof huge];
+  memcpy(big, huge, sizeof huge);
+  big[16] = big[20] = 0;
+  big[17] = big[21] = 0;
+  big[18] = big[22] = 0x75;
+  big[19] = big[23] = 0x30;
+  f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(big, 1, sizeof big, f), sizeof big);
+  fclose(f);
+  assert_int_equal(md_image_load(path, 3, &img, &eb), MD_ERR_UNSUPPORTED);
+  assert_contains(eb.msg, "30000 x 30000 pixels, too large to decode");
   /* A damaged PNG is called one. */
   snprintf(path, sizeof path, "%s/damaged.png", dir);
   f = fopen(path, "wb");
