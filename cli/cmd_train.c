@@ -91,8 +91,11 @@ static void restore_signals(const struct sigaction *old_int, const struct sigact
 /* Run folder                                                                */
 /* ------------------------------------------------------------------------ */
 
-static int mkdir_p(const char *path) {
+/* Creates path and its missing parents; *created says whether this call
+ * created path itself. 0 or an errno value. */
+static int mkdir_p(const char *path, int *created) {
   char buf[MD_OPT_PATH];
+  *created = 0;
   if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return ENAMETOOLONG;
   for (char *p = buf + 1; *p; ++p) {
     if (*p != '/') continue;
@@ -100,7 +103,8 @@ static int mkdir_p(const char *path) {
     if (mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
     *p = '/';
   }
-  if (mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
+  if (mkdir(buf, 0755) == 0) *created = 1;
+  else if (errno != EEXIST) return errno;
   struct stat sb;
   if (stat(buf, &sb) != 0) return errno;
   return S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
@@ -387,9 +391,7 @@ int md_cmd_train(int argc, char **argv) {
                    "choose another --out", run_dir, run_dir);
       goto done;
     }
-    struct stat sb;
-    created_dir = stat(run_dir, &sb) != 0;
-    const int e = mkdir_p(run_dir);
+    const int e = mkdir_p(run_dir, &created_dir);
     if (e) {
       md_cli_error(CMD, "cannot create the run folder %s: %s", run_dir, strerror(e));
       goto done;
