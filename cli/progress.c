@@ -80,9 +80,14 @@ void md_progress_on_progress(void *user, const md_train_progress *tp) {
   if (!last && t - p->last_print < min_gap) return;
   if (!p->bar && last) return; /* the epoch line follows */
   p->last_print = t;
-  char etab[32];
-  format_duration(etab, sizeof etab,
-                  eta(p, tp, tp->phase == MD_PHASE_TRAIN ? rate : p->train_rate));
+  char etab[32], lrb[32] = "";
+  /* An evaluation alone ('maxdrop eval') has no learning rate, and its time
+   * left follows from its own rate. */
+  const int eval_only = p->n_train == 0;
+  const double left = eval_only ? (rate > 0 ? (double)(p->n_test - tp->images) / rate : NAN)
+                                : eta(p, tp, tp->phase == MD_PHASE_TRAIN ? rate : p->train_rate);
+  format_duration(etab, sizeof etab, left);
+  if (!eval_only) snprintf(lrb, sizeof lrb, "  lr %.4g", tp->lr);
   const char *phase = tp->phase == MD_PHASE_TRAIN ? "train" : "test ";
   char head[64];
   if (p->n_train > 0)
@@ -95,14 +100,14 @@ void md_progress_on_progress(void *user, const md_train_progress *tp) {
     for (int i = 0; i < BAR_WIDTH; ++i) bar[i] = i < fill ? '#' : '.';
     bar[BAR_WIDTH] = '\0';
     fprintf(p->f,
-            "\r\033[K%s [%s] %lld/%lld  %.0f img/s  loss %.4f  acc %.2f%%  lr %.4g  ETA %s",
+            "\r\033[K%s [%s] %lld/%lld  %.0f img/s  loss %.4f  acc %.2f%%%s  ETA %s",
             head, bar, (long long)tp->step, (long long)tp->steps,
-            rate, tp->loss, 100.0 * tp->acc, tp->lr, etab);
+            rate, tp->loss, 100.0 * tp->acc, lrb, etab);
     p->bar_open = 1;
   } else {
     fprintf(p->f,
-            "%s step %lld/%lld  %.0f img/s  loss %.4f  acc %.2f%%  lr %.4g  ETA %s\n", head, (long long)tp->step, (long long)tp->steps, rate,
-            tp->loss, 100.0 * tp->acc, tp->lr, etab);
+            "%s step %lld/%lld  %.0f img/s  loss %.4f  acc %.2f%%%s  ETA %s\n", head,
+            (long long)tp->step, (long long)tp->steps, rate, tp->loss, 100.0 * tp->acc, lrb, etab);
   }
   fflush(p->f);
 }
