@@ -55,6 +55,25 @@ int md_cli_same_file(const char *a, const char *b);
  * "maxdrop <cmd>: <flag>: ..." and returns exit code 1. */
 int md_cli_check_output(const char *cmd, const char *flag, const char *path);
 
+/* Folders made by md_cli_mkdir_p, to be removed again when the command
+ * that made them fails. */
+enum { MD_CLI_MAX_MADE = 64 };
+typedef struct md_cli_made_dirs {
+  char path[4096];              /* the path given */
+  int n;                        /* how many of its prefixes were created */
+  size_t end[MD_CLI_MAX_MADE];  /* their lengths in path, shortest first */
+} md_cli_made_dirs;
+
+/* Creates folder path and its missing parents (mode 0755), recording in
+ * *made each one this call created. 0, or an errno value (ENOTDIR when path
+ * exists and is not a folder). */
+int md_cli_mkdir_p(const char *path, md_cli_made_dirs *made);
+
+/* Removes the folders *made records, deepest first, as long as they are
+ * empty (a folder that received files stays, with its parents); then
+ * forgets them. */
+void md_cli_unmake_dirs(md_cli_made_dirs *made);
+
 /* Sets the OpenMP thread count from --threads (value > 0) or leaves the
  * OMP_NUM_THREADS / default setting alone (value 0). */
 void md_cli_set_threads(long threads);

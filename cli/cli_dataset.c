@@ -125,11 +125,15 @@ const char *md_cli_run_data_dir(const char *cmd, const md_run_options *o) {
   const char *recorded = o->data[0] ? o->data : o->data_root;
   if (!recorded[0]) return NULL;
   if (o->dataset == MD_DATASET_FOLDER) return recorded;
-  struct stat sb;
-  if (stat(recorded, &sb) == 0 && S_ISDIR(sb.st_mode)) return recorded;
-  fprintf(stderr, "maxdrop %s: the run's data folder %s is gone; searching for the data "
-          "(--data names another folder)\n",
-          cmd, recorded);
+  md_cifar_location loc;
+  md_errbuf eb;
+  md_errbuf_clear(&eb);
+  const int c100 = o->dataset == MD_DATASET_CIFAR100;
+  if (md_cifar_find_data(recorded, &loc, &eb) == MD_OK && (c100 ? loc.cifar100 : loc.cifar10)[0])
+    return recorded;
+  fprintf(stderr, "maxdrop %s: %s, where this run's data was, no longer holds %s; searching for "
+          "it ($MAXDROP_DATA, ./data, ../shared/data; or name the folder with --data)\n",
+          cmd, recorded, c100 ? "CIFAR-100" : "CIFAR-10");
   return NULL;
 }
 

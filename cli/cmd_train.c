@@ -91,25 +91,6 @@ static void restore_signals(const struct sigaction *old_int, const struct sigact
 /* Run folder                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* Creates path and its missing parents; *created says whether this call
- * created path itself. 0 or an errno value. */
-static int mkdir_p(const char *path, int *created) {
-  char buf[MD_OPT_PATH];
-  *created = 0;
-  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return ENAMETOOLONG;
-  for (char *p = buf + 1; *p; ++p) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return errno;
-    *p = '/';
-  }
-  if (mkdir(buf, 0755) == 0) *created = 1;
-  else if (errno != EEXIST) return errno;
-  struct stat sb;
-  if (stat(buf, &sb) != 0) return errno;
-  return S_ISDIR(sb.st_mode) ? 0 : ENOTDIR;
-}
-
 /* Replaces a relative path in buf (capacity cap) by its absolute form; leaves
  * "" , absolute paths and paths that cannot be resolved as they are. */
 static void absolute_path(char *buf, size_t cap) {
@@ -298,7 +279,8 @@ int md_cmd_train(int argc, char **argv) {
   }
 
   const char *resume = others[O_RESUME].value;
-  int data_given = 0, lock_fd = -1, created_dir = 0;
+  int data_given = 0, lock_fd = -1;
+  md_cli_made_dirs made = {.n = 0};
   char run_dir[MD_OPT_PATH];
   char *config_text = NULL;
   char *resume_text = NULL; /* the run's config.json when resuming */
@@ -386,23 +368,26 @@ int md_cmd_train(int argc, char **argv) {
   if (!resume) {
     if (o.out[0]) snprintf(run_dir, sizeof run_dir, "%s", o.out);
     else default_out(&o, run_dir, sizeof run_dir);
+    const int e = md_cli_mkdir_p(run_dir, &made);
+    if (e) {
+      md_cli_error(CMD, "cannot create the run folder %s: %s", run_dir, strerror(e));
+      goto done;
+    }
+    /* Locked first: a run in progress is named as such. Then no file a run
+     * writes may be there already (a run, or files of the user's). */
+    if (lock_run_dir(run_dir, &lock_fd)) goto done;
     if (file_exists(run_dir, "config.json") || file_exists(run_dir, MD_TRAIN_CHECKPOINT_FILE)) {
       md_cli_error(CMD, "%s already holds a run; continue it with 'maxdrop train --resume %s' or "
                    "choose another --out", run_dir, run_dir);
       goto done;
     }
-    const int e = mkdir_p(run_dir, &created_dir);
-    if (e) {
-      md_cli_error(CMD, "cannot create the run folder %s: %s", run_dir, strerror(e));
-      goto done;
-    }
-    if (lock_run_dir(run_dir, &lock_fd)) goto done;
-    /* A second process may have started this run between the check and the lock. */
-    if (file_exists(run_dir, "config.json")) {
-      created_dir = 0;
-      md_cli_error(CMD, "%s already holds a run; choose another --out", run_dir);
-      goto done;
-    }
+    static const char *const run_files[] = {"metrics.csv", "summary.json"};
+    for (int k = 0; k < 2; ++k)
+      if (file_exists(run_dir, run_files[k])) {
+        md_cli_error(CMD, "%s already holds a %s that a new run would replace; choose another "
+                     "--out", run_dir, run_files[k]);
+        goto done;
+      }
     snprintf(o.out, sizeof o.out, "%s", run_dir);
   }
   config_text = md_opts_to_json(&o, root, md_version(),
@@ -433,7 +418,7 @@ int md_cmd_train(int argc, char **argv) {
   }
   if (!resume) {
     if (write_text(run_dir, "config.json", config_text)) goto done;
-    created_dir = 0;
+    made.n = 0; /* the folder is the run's now */
   } else {
     if (file_exists(run_dir, MD_TRAIN_CHECKPOINT_FILE)) {
       st = md_trainer_resume(tr, md_trainer_checkpoint_path(tr), &eb);
@@ -529,9 +514,9 @@ int md_cmd_train(int argc, char **argv) {
   rc = 0;
 
 done:
-  /* A new run that failed before it started leaves no empty folder. */
-  if (created_dir) (void)rmdir(run_dir);
+  /* A new run that failed before it started leaves no folder it created. */
   close_fd(lock_fd);
+  md_cli_unmake_dirs(&made);
   md_trainer_free(tr);
   md_model_free(model);
   free(config_text);

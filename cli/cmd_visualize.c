@@ -107,8 +107,10 @@ int md_cmd_visualize(int argc, char **argv) {
     }
     if (missing) return md_cli_usage_error(CMD, "%s needs a value", a);
   }
-  const size_t out_len = strlen(out_path);
-  if (out_len < 4 || strcasecmp(out_path + out_len - 4, ".png") != 0)
+  const char *out_base = strrchr(out_path, '/');
+  out_base = out_base ? out_base + 1 : out_path;
+  const size_t out_len = strlen(out_base);
+  if (out_len < 5 || strcasecmp(out_base + out_len - 4, ".png") != 0)
     return md_cli_usage_error(CMD, "--out names a PNG file (FILE.png), not '%s'", out_path);
   if (image_path && (data_dir || index_given))
     return md_cli_usage_error(CMD, "--image cannot be combined with --data or --index");

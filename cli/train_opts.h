@@ -138,9 +138,10 @@ void md_cli_dataset_free(md_cli_dataset *d);
 
 /* The data folder of a command on an existing run (eval, train --resume)
  * given no --data: the folder the run named (--data) or, when it searched,
- * the one where it found its data, as long as that folder exists; NULL (the
- * usual search) otherwise, with a note on stderr when the recorded folder is
- * gone. An image-folder run always gets its folder back. */
+ * the one where it found its data, as long as that folder still holds the
+ * data set; NULL (the usual search) otherwise, with a note on stderr when a
+ * recorded folder no longer holds it. An image-folder run always gets its
+ * folder back. */
 const char *md_cli_run_data_dir(const char *cmd, const md_run_options *o);
 
 /* Whether two lists of class names (each in strcmp order) are the same. 0,

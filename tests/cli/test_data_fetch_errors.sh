@@ -88,6 +88,16 @@ nothing_left "$T/d1"
 expect 1 "tried:" -- fetch cifar100 --dir "$T/new/deeper"
 checks=$((checks + 1))
 [ ! -e "$T/new" ] || fail "a failed fetch left the folders it created: $(find "$T/new")"
+# ... only those: not an existing folder reached through '..', and also with
+# a trailing '/'.
+mkdir -p "$T/keepempty"
+expect 1 "tried:" -- fetch cifar100 --dir "$T/newp/../keepempty"
+checks=$((checks + 1))
+[ -d "$T/keepempty" ] || fail "a failed fetch removed a folder it did not create"
+[ ! -e "$T/newp" ] || fail "a failed fetch left $T/newp, which it created"
+expect 1 "tried:" -- fetch cifar100 --dir "$T/tn/x/"
+checks=$((checks + 1))
+[ ! -e "$T/tn" ] || fail "a failed fetch into tn/x/ left $(find "$T/tn")"
 
 # --- neither curl nor npm installed ---------------------------------------
 checks=$((checks + 1))
@@ -133,10 +143,12 @@ checks=$((checks + 1))
 [ "$(wc -l <"$T/err.txt")" -eq 1 ] || fail "verify of a missing folder: $(cat "$T/err.txt")"
 
 # --- interrupted fetches ----------------------------------------------------
-# SIGTERM while curl runs (a stand-in that waits): curl is stopped, the work
-# folder removed, exit status 143 with a message.
+# SIGTERM while curl runs (a stand-in that waits on a program of its own):
+# curl and its child are stopped, the work folder removed, exit status 143
+# with a message.
 mkdir -p "$T/fakebin" "$T/d4"
-printf '#!/bin/sh\ntouch "%s"\nexec sleep 60\n' "$T/curl-started" >"$T/fakebin/curl"
+printf '#!/bin/sh\nsleep 60 &\necho $! >"%s"\ntouch "%s"\nwait\n' "$T/sleep.pid" \
+  "$T/curl-started" >"$T/fakebin/curl"
 chmod +x "$T/fakebin/curl"
 PATH="$T/fakebin:$PATH" "$BIN" data fetch cifar10 --dir "$T/d4" --source official \
   >"$T/out.txt" 2>"$T/err.txt" &
@@ -153,6 +165,16 @@ checks=$((checks + 1))
 grep -qF "stopped by SIGTERM; the unfinished download was removed" "$T/err.txt" ||
   fail "fetch stopped by SIGTERM: $(cat "$T/err.txt")"
 nothing_left "$T/d4"
+# (A zombie waiting for its parent to reap it counts as stopped.)
+running() {
+  local state
+  state=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+checks=$((checks + 1))
+sleep_pid=$(cat "$T/sleep.pid")
+for _ in $(seq 50); do running "$sleep_pid" || break; sleep 0.1; done
+running "$sleep_pid" && fail "the program curl started survived the stop"
 # A work folder left by a fetch killed outright is removed by the next one;
 # one whose fetch still runs (it holds the folder's lock) is not.
 mkdir -p "$T/d4/.maxdrop-fetch-old1" "$T/d4/.maxdrop-fetch-busy"

@@ -41,8 +41,15 @@ rm "$tmp/link"
 ln -s "$DATA_ABS" "$tmp/link2"
 (cd "$tmp/b" && MAXDROP_DATA="$tmp/link2" "$B" eval --checkpoint "$tmp/r/checkpoint.safetensors" \
   --progress off >"$tmp/ev.out" 2>"$tmp/ev.err") || { cat "$tmp/ev.err"; fail "eval after the folder moved"; }
-grep -q "the run's data folder $tmp/link is gone; searching" "$tmp/ev.err" || fail "no note on the lost folder: $(cat "$tmp/ev.err")"
+grep -q "$tmp/link, where this run's data was, no longer holds CIFAR-10; searching" "$tmp/ev.err" ||
+  fail "no note on the lost folder: $(cat "$tmp/ev.err")"
 grep -q "images from $tmp/link2" "$tmp/ev.out" || fail "eval did not search: $(cat "$tmp/ev.out")"
+# The same when the folder is there but the data has left it.
+mkdir "$tmp/link"
+(cd "$tmp/b" && MAXDROP_DATA="$tmp/link2" "$B" train --resume "$tmp/r" --epochs 3 2>"$tmp/r3.log") ||
+  { cat "$tmp/r3.log"; fail "resume after the data left the recorded folder"; }
+grep -q "$tmp/link, where this run's data was, no longer holds CIFAR-10; searching" "$tmp/r3.log" ||
+  fail "no note on the emptied folder: $(cat "$tmp/r3.log")"
 
 # One process per run folder: a folder locked by another process (flock(1)
 # holds the same kind of lock as 'maxdrop train') is refused, untouched.
@@ -60,6 +67,16 @@ set -e
 [ $rc -eq 1 ] && grep -q "in use by another" "$tmp/x.log" || fail "a locked new folder was used: exit $rc: $(cat "$tmp/x.log")"
 [ -z "$(ls -A "$tmp/n")" ] || fail "a refused run wrote into the folder: $(ls -A "$tmp/n")"
 [ -d "$tmp/n" ] || fail "a refused run removed a folder it did not create"
+# A new run does not replace files of a run (or of the user) in its folder.
+mkdir "$tmp/u"
+echo precious >"$tmp/u/metrics.csv"
+set +e
+"$B" train "${TINY[@]}" --epochs 1 --out "$tmp/u" 2>"$tmp/x.log"; rc=$?
+set -e
+[ $rc -eq 1 ] && grep -q "already holds a metrics.csv that a new run would replace" "$tmp/x.log" ||
+  fail "a folder with a metrics.csv was used: exit $rc: $(cat "$tmp/x.log")"
+[ "$(cat "$tmp/u/metrics.csv")" = precious ] && [ ! -e "$tmp/u/config.json" ] ||
+  fail "a refused run changed the folder"
 # Once the other process is gone, the folder is free again.
 "$B" train --resume "$tmp/d" --epochs 2 2>"$tmp/x.log" || fail "resume after the lock was released: $(cat "$tmp/x.log")"
 
@@ -71,7 +88,7 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-}:allocator_may_return_null=1 \
 rc=$?
 set -e
 [ $rc -eq 1 ] && grep -q "cannot build the model" "$tmp/x.log" || fail "a model too large: exit $rc: $(cat "$tmp/x.log")"
-[ ! -e "$tmp/big/run" ] || fail "a run that did not start left $(ls -A "$tmp/big/run")"
+[ ! -e "$tmp/big" ] || fail "a run that did not start left $(find "$tmp/big")"
 "$B" train "${TINY[@]}" --epochs 1 --out "$tmp/big/run" 2>"$tmp/x.log" ||
   fail "the same --out after a failed start: $(cat "$tmp/x.log")"
 echo "PASS: run folders: recorded data folder, one writer, nothing left by a failed start"

@@ -138,5 +138,7 @@ has err "--out: cannot write outdir.png: it is a folder"
 run 2 "$MAXDROP_BIN" visualize --image src.png --out f.jpg
 has err "--out names a PNG file (FILE.png), not 'f.jpg'"
 [ ! -e f.jpg ] || fail "--out f.jpg wrote a file"
+run 2 "$MAXDROP_BIN" visualize --image src.png --out "$tmp/.png"
+has err "--out names a PNG file"
 run 0 "$MAXDROP_BIN" visualize --image src.png --out F.PNG
 echo "PASS: visualize figures and errors"
