@@ -4,6 +4,7 @@
 #ifndef MD_CLI_H
 #define MD_CLI_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "maxdrop/status.h"
@@ -73,6 +74,17 @@ int md_cli_mkdir_p(const char *path, md_cli_made_dirs *made);
  * empty (a folder that received files stays, with its parents); then
  * forgets them. */
 void md_cli_unmake_dirs(md_cli_made_dirs *made);
+
+/* SIGINT and SIGTERM as they were before md_cli_catch_stop_signals. */
+typedef struct md_cli_saved_signals {
+  struct sigaction sigint, sigterm;
+} md_cli_saved_signals;
+
+/* Sends SIGINT and SIGTERM to handler (sigaction flags `flags`), saving the
+ * previous dispositions in *saved. A signal ignored on entry (a shell's
+ * background job ignores SIGINT) stays ignored. */
+void md_cli_catch_stop_signals(void (*handler)(int), int flags, md_cli_saved_signals *saved);
+void md_cli_restore_stop_signals(const md_cli_saved_signals *saved);
 
 /* Sets the OpenMP thread count from --threads (value > 0) or leaves the
  * OMP_NUM_THREADS / default setting alone (value 0). */

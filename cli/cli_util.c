@@ -199,6 +199,23 @@ void md_cli_unmake_dirs(md_cli_made_dirs *made) {
   made->n = 0;
 }
 
+void md_cli_catch_stop_signals(void (*handler)(int), int flags, md_cli_saved_signals *saved) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = flags;
+  sigaction(SIGINT, NULL, &saved->sigint);
+  sigaction(SIGTERM, NULL, &saved->sigterm);
+  if (saved->sigint.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
+  if (saved->sigterm.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
+}
+
+void md_cli_restore_stop_signals(const md_cli_saved_signals *saved) {
+  sigaction(SIGINT, &saved->sigint, NULL);
+  sigaction(SIGTERM, &saved->sigterm, NULL);
+}
+
 void md_cli_set_threads(long threads) {
   if (threads > 0) omp_set_num_threads((int)threads);
 }

@@ -418,16 +418,9 @@ static int cmd_fetch(int classes, const char *dir, enum source src, int force) {
   remove_stale_work(dir);
 
   /* From here on, SIGINT and SIGTERM end the fetch cleanly (on_signal). */
-  struct sigaction sa, old_int, old_term;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
+  md_cli_saved_signals saved;
   stop_signal = 0;
-  sigaction(SIGINT, NULL, &old_int);
-  sigaction(SIGTERM, NULL, &old_term);
-  if (old_int.sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
-  if (old_term.sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
+  md_cli_catch_stop_signals(on_signal, SA_RESTART, &saved);
 
   char work[4096];
   snprintf(work, sizeof work, "%s/" WORK_PREFIX "XXXXXX", dir);
@@ -436,8 +429,7 @@ static int cmd_fetch(int classes, const char *dir, enum source src, int force) {
   if (!mkdtemp(work)) {
     const int e = errno;
     md_cli_unmake_dirs(&made);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    md_cli_restore_stop_signals(&saved);
     return md_cli_error(CMD, "cannot create a work folder in %s: %s", dir, strerror(e));
   }
   lock = open(work, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -450,8 +442,7 @@ static int cmd_fetch(int classes, const char *dir, enum source src, int force) {
   remove_tree(work);
   if (lock >= 0) close(lock);
   const int sig = stop_signal;
-  sigaction(SIGINT, &old_int, NULL);
-  sigaction(SIGTERM, &old_term, NULL);
+  md_cli_restore_stop_signals(&saved);
   if (ok) {
     printf("%s is in %s\n", label, target);
     return 0;

@@ -66,27 +66,6 @@ static volatile sig_atomic_t stop_signal = 0;
 
 static void on_signal(int sig) { stop_signal = sig; }
 
-static void install_signals(struct sigaction *old_int, struct sigaction *old_term) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  /* A second signal ends the process at once (files are written atomically,
-   * so the previous checkpoint survives). */
-  sa.sa_flags = SA_RESETHAND;
-  /* A signal ignored on entry (a shell's background job ignores SIGINT)
-   * stays ignored. */
-  sigaction(SIGINT, NULL, old_int);
-  sigaction(SIGTERM, NULL, old_term);
-  if (old_int->sa_handler != SIG_IGN) sigaction(SIGINT, &sa, NULL);
-  if (old_term->sa_handler != SIG_IGN) sigaction(SIGTERM, &sa, NULL);
-}
-
-static void restore_signals(const struct sigaction *old_int, const struct sigaction *old_term) {
-  sigaction(SIGINT, old_int, NULL);
-  sigaction(SIGTERM, old_term, NULL);
-}
-
 /* ------------------------------------------------------------------------ */
 /* Run folder                                                                */
 /* ------------------------------------------------------------------------ */
@@ -302,10 +281,9 @@ int md_cmd_train(int argc, char **argv) {
     char path[MD_OPT_PATH + 64], err[MD_OPT_PATH + 512];
     snprintf(path, sizeof path, "%s/config.json", resume);
     char *text = read_text(path, err, sizeof err);
-    if (!text) {
+    if (!text)
       return md_cli_error(CMD, "cannot resume: %s (is %s a run folder of 'maxdrop train'?)", err,
                           resume);
-    }
     if (md_opts_from_json(&o, text, err, sizeof err) != 0) {
       free(text);
       return md_cli_error(CMD, "cannot resume: %s: %s", path, err);
@@ -441,12 +419,14 @@ int md_cmd_train(int argc, char **argv) {
   char desc[256], data_desc[128];
   md_opts_describe(&o, desc, sizeof desc);
   md_opts_describe_data(&o, data_desc, sizeof data_desc);
+  const int threads = omp_get_max_threads();
   fprintf(stderr,
           "maxdrop train: %s (%lld parameters), %s %lld training / %lld test images from %s\n"
           "  %d epoch%s, batch %d, lr %g, %d thread%s%s; run folder %s\n",
           desc, (long long)md_model_param_count(model), data_desc,
           (long long)train.data.n, (long long)test.data.n, root, o.epochs, o.epochs == 1 ? "" : "s",
-          o.batch_size, o.lr, omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", o.preset ? (o.preset == MD_PRESET_QUICK ? ", preset quick" : ", preset paper") : "",
+          o.batch_size, o.lr, threads, threads == 1 ? "" : "s",
+          o.preset ? (o.preset == MD_PRESET_QUICK ? ", preset quick" : ", preset paper") : "",
           run_dir);
   if (resume)
     fprintf(stderr, "  resuming after %d epoch%s and %lld step%s of the next\n",
@@ -461,11 +441,13 @@ int md_cmd_train(int argc, char **argv) {
   ui.stop_eval = stop_eval;
   ui.steps_per_epoch = md_trainer_steps_per_epoch(tr);
   md_train_hooks hooks = {&ui, ui_progress, ui_epoch, ui_batch, &stop_signal};
-  struct sigaction old_int, old_term;
+  md_cli_saved_signals saved;
   stop_signal = 0;
-  install_signals(&old_int, &old_term);
+  /* SA_RESETHAND: a second signal ends the process at once (files are
+   * written atomically, so the previous checkpoint survives). */
+  md_cli_catch_stop_signals(on_signal, SA_RESETHAND, &saved);
   st = md_trainer_run(tr, &hooks, &eb);
-  restore_signals(&old_int, &old_term);
+  md_cli_restore_stop_signals(&saved);
   md_progress_finish_line(&ui.progress);
 
   int n_hist = 0;

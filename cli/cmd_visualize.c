@@ -107,14 +107,14 @@ int md_cmd_visualize(int argc, char **argv) {
     }
     if (missing) return md_cli_usage_error(CMD, "%s needs a value", a);
   }
+  if (image_path && (data_dir || index_given))
+    return md_cli_usage_error(CMD, "--image cannot be combined with --data or --index");
+  if (!*out_path) return md_cli_usage_error(CMD, "--out needs a file name");
   const char *out_base = strrchr(out_path, '/');
   out_base = out_base ? out_base + 1 : out_path;
   const size_t out_len = strlen(out_base);
   if (out_len < 5 || strcasecmp(out_base + out_len - 4, ".png") != 0)
     return md_cli_usage_error(CMD, "--out names a PNG file (FILE.png), not '%s'", out_path);
-  if (image_path && (data_dir || index_given))
-    return md_cli_usage_error(CMD, "--image cannot be combined with --data or --index");
-  if (!*out_path) return md_cli_usage_error(CMD, "--out needs a file name");
   const int out_rc = md_cli_check_output(CMD, "--out", out_path);
   if (out_rc) return out_rc;
   if (image_path && md_cli_same_file(image_path, out_path))
